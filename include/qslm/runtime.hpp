@@ -1,0 +1,5 @@
+#pragma once
+// The embedded half of qslm: everything a firmware needs to run a quantized spiking model.
+// Standard library only (xsimd optional), no exceptions required, no heap on the inference path.
+#include "qslm/core.hpp"
+#include "qslm/tensor.hpp"
