@@ -591,13 +591,17 @@ def make_golden(P, cfg, tokens, n_membrane_steps=3):
             "membrane_block0": membranes, "min_threshold_margin": margins}
 
 
-def check_spike_activity(golden, cfg):
-    """Golden data must exercise the LIFs: neither silent nor saturated."""
+def check_spike_activity(golden, cfg, strict=True):
+    """Golden data must exercise the LIFs: neither silent nor saturated. Enforced for the tiny
+    random models (whose init we control); only reported for trained ones."""
     C = cfg.n_embd
     counts = [c for s in golden["spikes"] for c in s["att"] + s["ffn"]]
     frac = sum(counts) / (len(counts) * C)
     if frac < 0.05 or frac > 0.8 or max(counts) == 0 or min(counts) == C:
-        raise SystemExit("golden: spike activity out of range (mean firing fraction %.3f)" % frac)
+        msg = "golden: spike activity out of range (mean firing fraction %.3f)" % frac
+        if strict:
+            raise SystemExit(msg)
+        print("[golden] warning: " + msg)
     return frac
 
 
@@ -619,7 +623,7 @@ def cmd_golden(a):
     text = a.text if a.text is not None else GOLDEN_TEXT
     tokens = list(text.encode("utf-8"))
     g = make_golden(P, cfg, tokens)
-    frac = check_spike_activity(g, cfg)
+    frac = check_spike_activity(g, cfg, strict=a.tiny)
     out = {"model": os.path.basename(a.model), "model_sha256": file_sha256(a.model),
            "format": FORMAT, "config": cfg.to_dict(), "text": text, "compute": "float64, RNN mode",
            "mean_firing_fraction": frac}
