@@ -4,6 +4,7 @@
 #include "qslm/core/config.hpp"
 #include "qslm/core/fixed.hpp"
 #include "qslm/core/fixed_multiplier.hpp"
+#include "qslm/core/op_counts.hpp"
 #include "qslm/core/overflow.hpp"
 #include "qslm/core/result.hpp"
 #include "qslm/core/rounding.hpp"
