@@ -3,3 +3,5 @@
 // Standard library only (xsimd optional), no exceptions required, no heap on the inference path.
 #include "qslm/core.hpp"
 #include "qslm/tensor.hpp"
+#include "qslm/neuron.hpp"
+#include "qslm/layers.hpp"

@@ -1,0 +1,189 @@
+#pragma once
+// Linear layers, y = W x + b with W in PyTorch's [out, in] layout.
+//
+//   DenseLinear         float weights, float input: the reference / calibration path and the
+//                       fast host path (weights dequantized once into a caller buffer).
+//   SpikingLinear<B,E>  packed B-bit weights, spike input: integer accumulation of weight
+//                       levels over the inputs that spiked (no multiplies), then one scale per
+//                       group; output in float or in a Fixed<> format (membrane input).
+//   linear_dequantized  packed weights, float input (for the few layers whose input is not
+//                       spikes), dequantizing on the fly: slow, exact, allocation-free.
+//
+// Every layer reports parameter_bytes(), state_bytes() (0: linear layers are stateless) and
+// adds what one call did to an optional OpCounts.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "qslm/core/fixed_multiplier.hpp"
+#include "qslm/core/op_counts.hpp"
+#include "qslm/core/result.hpp"
+#include "qslm/layers/detail/dense_matmul.hpp"
+#include "qslm/layers/detail/spike_accumulate.hpp"
+#include "qslm/neuron/numeric.hpp"
+#include "qslm/tensor/packed_tensor_view.hpp"
+
+namespace qslm::layers {
+
+class DenseLinear {
+public:
+    /// weights: rows*cols floats, row-major; bias: empty or rows floats.
+    static Result<DenseLinear> make(std::span<const float> weights, std::size_t rows, std::size_t cols,
+                                              std::span<const float> bias = {}) noexcept {
+        if (rows == 0 || cols == 0 || rows > max_tensor_elements / cols)
+            return Failure{Status::bad_shape, "linear layer shape is empty or too large"};
+        if (weights.size() != rows * cols) return Failure{Status::bad_shape, "linear weights are not rows x cols floats"};
+        if (!bias.empty() && bias.size() != rows) return Failure{Status::bad_shape, "linear bias length differs from the output size"};
+        DenseLinear l;
+        l.w_ = weights;
+        l.b_ = bias;
+        l.rows_ = rows;
+        l.cols_ = cols;
+        return l;
+    }
+
+    [[nodiscard]] constexpr std::size_t in_features() const noexcept { return cols_; }
+    [[nodiscard]] constexpr std::size_t out_features() const noexcept { return rows_; }
+    [[nodiscard]] constexpr std::size_t parameter_bytes() const noexcept { return (w_.size() + b_.size()) * sizeof(float); }
+    [[nodiscard]] static constexpr std::size_t state_bytes() noexcept { return 0; }
+
+    /// y[b] = W x[b] + bias for `batch` streams (x: batch*cols, y: batch*rows).
+    Status forward(std::span<const float> x, std::span<float> y, std::size_t batch = 1, OpCounts* counts = nullptr) const noexcept {
+        if (batch == 0 || x.size() != batch * cols_) return Status::bad_shape;
+        if (y.size() < batch * rows_) return Status::buffer_too_small;
+        detail::matmul(w_.data(), rows_, cols_, x.data(), batch, y.data());
+        if (!b_.empty())
+            for (std::size_t b = 0; b < batch; ++b)
+                for (std::size_t r = 0; r < rows_; ++r) y[b * rows_ + r] += b_[r];
+        if (counts != nullptr) {
+            counts->multiply_accumulates += batch * rows_ * cols_;
+            counts->additions += b_.empty() ? 0 : batch * rows_;
+            counts->weight_bits_read += static_cast<std::uint64_t>(w_.size()) * 32u;
+        }
+        return Status::ok;
+    }
+
+private:
+    std::span<const float> w_{};
+    std::span<const float> b_{};
+    std::size_t rows_ = 0, cols_ = 0;
+};
+
+template <int Bits, class Encoding = default_encoding_t<Bits>>
+class SpikingLinear {
+public:
+    using weight_view = PackedTensorView<Bits, Encoding>;
+    /// Extra fractional bits carried between the per-group products and the final rounding,
+    /// so a fixed-point output is rounded once (within half an LSB of the exact sum).
+    static constexpr int guard_bits = 16;
+
+    /// weights: a checked view; bias: empty or rows floats; multipliers: for fixed-point output
+    /// with float32 scales, one FixedMultiplier per scale equal to the scale itself (from
+    /// prepare_multipliers); not needed for float output or power-of-two scales.
+    static Result<SpikingLinear> make(weight_view weights, std::span<const float> bias = {},
+                                                std::span<const FixedMultiplier> multipliers = {}) noexcept {
+        if (const Status s = weights.check(); s != Status::ok) return Failure{s, "spiking linear: the weight view is inconsistent"};
+        if (!bias.empty() && bias.size() != weights.rows())
+            return Failure{Status::bad_shape, "spiking linear: bias length differs from the output size"};
+        if (!multipliers.empty() && multipliers.size() != weights.scale_count())
+            return Failure{Status::bad_shape, "spiking linear: one multiplier per scale is needed"};
+        SpikingLinear l;
+        l.w_ = weights;
+        l.b_ = bias;
+        l.m_ = multipliers;
+        return l;
+    }
+
+    /// Host-side: the integer form of every float32 scale (out: scale_count() entries).
+    static Status prepare_multipliers(const weight_view& w, std::span<FixedMultiplier> out) noexcept {
+        if (out.size() < w.scale_count()) return Status::buffer_too_small;
+        for (std::size_t i = 0; i < w.scale_count(); ++i) {
+            auto m = FixedMultiplier::from_real(static_cast<double>(w.scale(i) < 0 ? -w.scale(i) : w.scale(i)));
+            if (!m) return m.status();
+            out[i] = *m;
+        }
+        return Status::ok;
+    }
+
+    [[nodiscard]] constexpr std::size_t in_features() const noexcept { return w_.cols(); }
+    [[nodiscard]] constexpr std::size_t out_features() const noexcept { return w_.rows(); }
+    [[nodiscard]] constexpr std::size_t parameter_bytes() const noexcept { return w_.bytes() + b_.size() * sizeof(float); }
+    [[nodiscard]] static constexpr std::size_t state_bytes() noexcept { return 0; }
+
+    /// y = W s + bias for one time step of spikes s (one byte per input, 0 or 1).
+    template <Numeric V>
+    constexpr Status forward(std::span<const std::uint8_t> spikes, std::span<V> y, OpCounts* counts = nullptr) const noexcept {
+        const std::size_t rows = w_.rows(), cols = w_.cols();
+        if (spikes.size() != cols) return Status::bad_shape;
+        if (y.size() < rows) return Status::buffer_too_small;
+        if constexpr (FixedPoint<V>) {
+            if (w_.scale_format() == ScaleFormat::float32 && m_.empty()) return Status::invalid_argument;
+        }
+        std::uint64_t active_inputs = 0;
+        for (const std::uint8_t s : spikes) active_inputs += s != 0 ? 1u : 0u;
+        for (std::size_t r = 0; r < rows; ++r) {
+            if constexpr (FloatingNumber<V>) {
+                V acc = b_.empty() ? V{0} : static_cast<V>(b_[r]);
+                detail::accumulate_spiking_row(w_, r, spikes, [&](std::size_t si, std::int64_t sum, std::int64_t active) {
+                    const std::int64_t centred = sum - static_cast<std::int64_t>(w_.zero_point(si)) * active;
+                    acc += static_cast<V>(w_.scale(si)) * static_cast<V>(centred);
+                });
+                y[r] = acc;
+            } else {
+                using R = typename V::rounding_policy;
+                constexpr int ext = V::frac_bits + guard_bits;  // fractional bits of the wide sum
+                std::int64_t acc = b_.empty() ? 0 : R::from_double(static_cast<double>(b_[r]) * static_cast<double>(std::int64_t{1} << ext));
+                detail::accumulate_spiking_row(w_, r, spikes, [&](std::size_t si, std::int64_t sum, std::int64_t active) {
+                    const std::int64_t centred = sum - static_cast<std::int64_t>(w_.zero_point(si)) * active;
+                    acc += scaled(si, centred, ext);
+                });
+                y[r] = V::from_raw(R::shift_right(acc, guard_bits));
+            }
+        }
+        if (counts != nullptr) {
+            counts->synaptic_accumulates += active_inputs * rows;
+            counts->multiplies += rows * w_.layout().groups_per_row(cols);
+            counts->additions += b_.empty() ? 0 : rows;
+            counts->weight_bits_read += static_cast<std::uint64_t>(w_.size()) * Bits;
+        }
+        return Status::ok;
+    }
+
+private:
+    // centred * scale(si) expressed with `ext` fractional bits.
+    constexpr std::int64_t scaled(std::size_t si, std::int64_t centred, int ext) const noexcept {
+        using R = rounding::NearestEven;
+        if (w_.scale_format() == ScaleFormat::power_of_two) {
+            const int e = w_.scale_exponents()[si];
+            return R::shift_right(centred, -(e + ext));
+        }
+        const FixedMultiplier m = m_[si];
+        const std::int64_t v = R::shift_right(centred * m.multiplier, m.shift - ext);
+        return w_.scale(si) < 0 ? -v : v;
+    }
+
+    weight_view w_{};
+    std::span<const float> b_{};
+    std::span<const FixedMultiplier> m_{};
+};
+
+/// y = W x + bias with packed weights and float input, dequantizing each weight as it is used.
+template <int Bits, class Encoding>
+constexpr Status linear_dequantized(const PackedTensorView<Bits, Encoding>& w, std::span<const float> bias,
+                                    std::span<const float> x, std::span<float> y, OpCounts* counts = nullptr) noexcept {
+    if (x.size() != w.cols() || (!bias.empty() && bias.size() != w.rows())) return Status::bad_shape;
+    if (y.size() < w.rows()) return Status::buffer_too_small;
+    for (std::size_t r = 0; r < w.rows(); ++r) {
+        float acc = bias.empty() ? 0.0f : bias[r];
+        for (std::size_t c = 0; c < w.cols(); ++c) acc += w.dequantized(r, c) * x[c];
+        y[r] = acc;
+    }
+    if (counts != nullptr) {
+        counts->multiply_accumulates += w.size();
+        counts->weight_bits_read += static_cast<std::uint64_t>(w.size()) * Bits;
+    }
+    return Status::ok;
+}
+
+}  // namespace qslm::layers

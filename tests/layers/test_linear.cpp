@@ -1,0 +1,162 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "layers_test_support.hpp"
+#include "qslm/layers/dequantize.hpp"
+#include "qslm/layers/linear.hpp"
+#include "qslm/tensor/packed_tensor.hpp"
+
+using namespace qslm;
+using namespace qslm::layers;
+using qslm_test::random_floats;
+using qslm_test::random_spikes;
+
+TEST_CASE("dense matmul fast path is bit-identical to its scalar reference for every shape and batch") {
+    const std::size_t cols = GENERATE(1, 7, 16, 17, 33, 64, 100);
+    const std::size_t batch = GENERATE(1, 3, 4, 5, 9);
+    const std::size_t rows = 13;
+    const auto w = random_floats(rows * cols, 1);
+    const auto x = random_floats(batch * cols, 2);
+    std::vector<float> fast(batch * rows), ref(batch * rows);
+    layers::detail::matmul(w.data(), rows, cols, x.data(), batch, fast.data());
+    layers::detail::matmul_reference(w.data(), rows, cols, x.data(), batch, ref.data());
+    CHECK(fast == ref);
+    // And a stream's result does not depend on its batch-mates.
+    for (std::size_t b = 0; b < batch; ++b) {
+        std::vector<float> single(rows);
+        layers::detail::matmul(w.data(), rows, cols, x.data() + b * cols, 1, single.data());
+        for (std::size_t r = 0; r < rows; ++r) REQUIRE(single[r] == fast[b * rows + r]);
+    }
+}
+
+TEST_CASE("dense linear matches a double-precision reference and counts its multiply-accumulates") {
+    const std::size_t rows = 9, cols = 37, batch = 2;
+    const auto w = random_floats(rows * cols, 3), bias = random_floats(rows, 4), x = random_floats(batch * cols, 5);
+    auto lin = DenseLinear::make(w, rows, cols, bias);
+    REQUIRE(lin);
+    std::vector<float> y(batch * rows);
+    OpCounts counts;
+    REQUIRE(lin->forward(x, y, batch, &counts) == Status::ok);
+    for (std::size_t b = 0; b < batch; ++b)
+        for (std::size_t r = 0; r < rows; ++r) {
+            double ref = bias[r];
+            for (std::size_t c = 0; c < cols; ++c) ref += static_cast<double>(w[r * cols + c]) * x[b * cols + c];
+            CHECK(y[b * rows + r] == Approx(ref).margin(1e-5));
+        }
+    CHECK(counts.multiply_accumulates == batch * rows * cols);
+    CHECK(lin->parameter_bytes() == (rows * cols + rows) * 4);
+    CHECK(DenseLinear::state_bytes() == 0);
+}
+
+TEST_CASE("dense linear rejects wrong shapes") {
+    std::vector<float> w(6), b(3), x(2), y(3), short_y(2);
+    CHECK(DenseLinear::make(w, 2, 4).status() == Status::bad_shape);
+    CHECK(DenseLinear::make(w, 2, 3, b).status() == Status::bad_shape);
+    CHECK(DenseLinear::make(w, 0, 3).status() == Status::bad_shape);
+    auto lin = DenseLinear::make(w, 3, 2);
+    REQUIRE(lin);
+    CHECK(lin->forward(std::vector<float>(3), y) == Status::bad_shape);
+    CHECK(lin->forward(x, short_y) == Status::buffer_too_small);
+}
+
+TEST_CASE("hand-checked spiking linear: the levels of the spiking inputs are added, then scaled") {
+    // 2 x 3 weights, 4-bit levels {1, -2, 3; 4, 5, -6}, per-channel scales 0.5 and 0.25.
+    const std::vector<std::int16_t> levels = {1, -2, 3, 4, 5, -6};
+    const std::vector<float> scales = {0.5f, 0.25f}, bias = {1.0f, -1.0f};
+    auto w = PackedTensor<4>::from_levels(levels, 2, 3, ScaleLayout::per_channel(), scales);
+    REQUIRE(w);
+    auto lin = SpikingLinear<4>::make(w->view(), bias);
+    REQUIRE(lin);
+    const std::vector<std::uint8_t> s = {1, 0, 1};
+    std::vector<float> y(2);
+    OpCounts counts;
+    REQUIRE(lin->forward(std::span<const std::uint8_t>(s), std::span<float>(y), &counts) == Status::ok);
+    CHECK(y[0] == 1.0f + 0.5f * (1 + 3));
+    CHECK(y[1] == -1.0f + 0.25f * (4 - 6));
+    CHECK(counts.synaptic_accumulates == 4);  // 2 spikes x 2 outputs
+    CHECK(counts.multiply_accumulates == 0);
+    using Q = Fixed<8, 8>;
+    std::vector<FixedMultiplier> m(2);
+    REQUIRE(SpikingLinear<4>::prepare_multipliers(w->view(), m) == Status::ok);
+    auto lq = SpikingLinear<4>::make(w->view(), bias, m);
+    REQUIRE(lq);
+    std::vector<Q> yq(2);
+    REQUIRE(lq->forward(std::span<const std::uint8_t>(s), std::span<Q>(yq)) == Status::ok);
+    CHECK(yq[0].to_double() == 3.0);
+    CHECK(yq[1].to_double() == -1.5);
+}
+
+TEMPLATE_TEST_CASE_SIG("spiking linear equals the dequantized float reference for every layout", "", ((int B), B), (2), (4), (8)) {
+    const std::size_t rows = 11, cols = 45;
+    const auto wf = random_floats(rows * cols, 10 + B);
+    const ScaleLayout layout = GENERATE(ScaleLayout::per_tensor(), ScaleLayout::per_channel(), ScaleLayout::per_group(16));
+    const bool zero_point = GENERATE(false, true);
+    const ScaleFormat fmt = GENERATE(ScaleFormat::float32, ScaleFormat::power_of_two);
+    auto w = PackedTensor<B>::quantize(wf, rows, cols, QuantSpec{.layout = layout, .zero_point = zero_point, .scale_format = fmt});
+    REQUIRE(w);
+    const auto bias = random_floats(rows, 20);
+    const auto spikes = random_spikes(cols, 21, 0.3);
+    std::vector<float> deq(rows * cols);
+    REQUIRE(dequantize_into(w->view(), std::span<float>(deq)) == Status::ok);
+
+    auto lin = SpikingLinear<B>::make(w->view(), bias);
+    REQUIRE(lin);
+    std::vector<float> y(rows);
+    REQUIRE(lin->template forward<float>(spikes, y) == Status::ok);
+
+    using Q = Fixed<12, 12>;
+    std::vector<FixedMultiplier> m(w->view().scale_count());
+    REQUIRE(SpikingLinear<B>::prepare_multipliers(w->view(), m) == Status::ok);
+    auto lq = SpikingLinear<B>::make(w->view(), bias, m);
+    REQUIRE(lq);
+    std::vector<Q> yq(rows);
+    REQUIRE(lq->template forward<Q>(spikes, yq) == Status::ok);
+
+    for (std::size_t r = 0; r < rows; ++r) {
+        double ref = bias[r];
+        for (std::size_t c = 0; c < cols; ++c)
+            if (spikes[c]) ref += deq[r * cols + c];
+        CHECK(y[r] == Approx(ref).margin(1e-4));
+        // one rounding of the exact sum (guard bits), plus the FixedMultiplier's 2^-31 error
+        CHECK(std::abs(yq[r].to_double() - ref) <= 0.5 * Q::resolution() + 1e-6 * std::abs(ref) + 1e-7);
+    }
+}
+
+TEST_CASE("spiking linear refuses fixed-point output with float scales but no multipliers, and bad shapes") {
+    const auto wf = random_floats(12, 1);
+    auto w = PackedTensor<4>::quantize(wf, 3, 4);
+    REQUIRE(w);
+    auto lin = SpikingLinear<4>::make(w->view());
+    REQUIRE(lin);
+    std::vector<std::uint8_t> s(4, 1), s_bad(5, 1);
+    std::vector<Fixed<8, 8>> yq(3);
+    std::vector<float> y(3), y_short(2);
+    CHECK(lin->forward(std::span<const std::uint8_t>(s), std::span<Fixed<8, 8>>(yq)) == Status::invalid_argument);
+    CHECK(lin->forward(std::span<const std::uint8_t>(s_bad), std::span<float>(y)) == Status::bad_shape);
+    CHECK(lin->forward(std::span<const std::uint8_t>(s), std::span<float>(y_short)) == Status::buffer_too_small);
+    std::vector<float> bias_bad(2);
+    CHECK(SpikingLinear<4>::make(w->view(), bias_bad).status() == Status::bad_shape);
+    std::vector<FixedMultiplier> m_bad(1);
+    CHECK(SpikingLinear<4>::make(w->view(), {}, m_bad).status() == Status::bad_shape);
+}
+
+TEST_CASE("packed linear on float input and AnyPackedTensor dequantization agree with the float reference") {
+    const std::size_t rows = 5, cols = 20;
+    const auto wf = random_floats(rows * cols, 7);
+    auto any = AnyPackedTensor::quantize(3, wf, rows, cols);
+    REQUIRE(any);
+    std::vector<float> deq(rows * cols);
+    REQUIRE(dequantize_into(*any, std::span<float>(deq)) == Status::ok);
+    CHECK(dequantize_into(*any, std::span<float>(deq.data(), 7)) == Status::buffer_too_small);
+    const auto x = random_floats(cols, 8);
+    std::vector<float> y1(rows), y2(rows);
+    auto lin = DenseLinear::make(deq, rows, cols);
+    REQUIRE(lin);
+    REQUIRE(lin->forward(x, y1) == Status::ok);
+    const auto& t = std::get<PackedTensor<3>>(any->variant());
+    REQUIRE(linear_dequantized(t.view(), {}, std::span<const float>(x), std::span<float>(y2)) == Status::ok);
+    for (std::size_t r = 0; r < rows; ++r) CHECK(y1[r] == Approx(y2[r]).margin(1e-5));
+}
