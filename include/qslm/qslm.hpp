@@ -3,3 +3,4 @@
 #include "qslm/runtime.hpp"
 #include "qslm/core/error.hpp"
 #include "qslm/tensor/eigen_interop.hpp"
+#include "qslm/hw.hpp"
