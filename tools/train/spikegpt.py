@@ -500,8 +500,22 @@ def cmd_train(a):
     best = (float("inf"), None, -1)
     log = []
     t0 = time.time()
-    step = 0
-    for step in range(a.steps):
+    step = -1
+    calib = {}
+    while step + 1 < a.steps:
+        step += 1
+        if a.time_budget_min and step in (10, 40):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            # Fix the total step count from the measured speed (steps 10..40 run inside the
+            # warm-up, whose schedule does not depend on the total), so the cosine schedule
+            # ends where the time budget does. The chosen count is recorded in the export.
+            calib[step] = time.time()
+            if step == 40:
+                per_step = (calib[40] - calib[10]) / 30 * 1.08  # + hold-out evaluations
+                a.steps = max(a.warmup + 1, int(60 * a.time_budget_min / per_step))
+                print("[train] %.1f ms/step -> %d steps for %.1f min" % (
+                    per_step * 1e3, a.steps, a.time_budget_min), flush=True)
         for gparam in opt.param_groups:
             gparam["lr"] = lr_at(step)
         off = torch.randint(0, len(data_t) - T - 1, (a.batch_size,), generator=gen)
@@ -529,7 +543,8 @@ def cmd_train(a):
             break
     train_time = time.time() - t0
     model.load_state_dict(best[1])
-    hyper = {"seed": a.seed, "steps": a.steps, "steps_done": step + 1, "best_step": best[2],
+    hyper = {"seed": a.seed, "steps": a.steps, "steps_done": step + 1,
+             "best_step": best[2], "time_budget_min": a.time_budget_min,
              "batch_size": a.batch_size, "ctx_len": T, "lr": a.lr, "lr_final": a.lr_final,
              "warmup": a.warmup, "optimizer": "Adam(0.9,0.99,eps=1e-8), no weight decay",
              "grad_clip": a.grad_clip, "dropout": a.dropout, "holdout_fraction": a.holdout,
@@ -689,7 +704,8 @@ def main(argv=None):
     t.add_argument("--n-embd", type=int, default=256)
     t.add_argument("--ctx-len", type=int, default=256)
     t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--steps", type=int, default=3000)
+    t.add_argument("--steps", type=int, default=6186,
+                   help="default = the shipped model (chosen by --time-budget-min 4 on an H100)")
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--lr-final", type=float, default=5e-5)
     t.add_argument("--warmup", type=int, default=100)
@@ -698,6 +714,8 @@ def main(argv=None):
     t.add_argument("--holdout", type=float, default=0.05)
     t.add_argument("--eval-every", type=int, default=250)
     t.add_argument("--max-minutes", type=float, default=0.0, help="safety stop (0 = none)")
+    t.add_argument("--time-budget-min", type=float, default=0.0,
+                   help="choose --steps from the measured step time to fit this many minutes")
     t.add_argument("--real-embedding", action="store_true",
                    help="keep the embedding real-valued (binary_embedding = false)")
     t.add_argument("--seed", type=int, default=1234)
