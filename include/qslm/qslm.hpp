@@ -4,3 +4,5 @@
 #include "qslm/core/error.hpp"
 #include "qslm/tensor/eigen_interop.hpp"
 #include "qslm/hw.hpp"
+#include "qslm/eval.hpp"
+#include "qslm/search.hpp"

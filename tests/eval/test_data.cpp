@@ -1,0 +1,74 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "qslm/eval/sst2.hpp"
+#include "qslm/eval/text_data.hpp"
+
+using namespace qslm;
+using namespace qslm::eval;
+
+namespace {
+std::vector<LabelledText> parse(const std::string& text) {
+    std::istringstream in(text);
+    return parse_sst2_tsv(in, "dev.tsv");
+}
+const char* data_dir() { return std::getenv("QSLM_DATA_DIR"); }
+}  // namespace
+
+TEST_CASE("SST-2 TSV is read label first, after a header row") {
+    const auto ex = parse("label\tsentence\n0\ta dull film .\n1\tgreat fun\r\n\n");
+    REQUIRE(ex.size() == 2);
+    CHECK(ex[0].label == 0);
+    CHECK(ex[0].text == "a dull film .");
+    CHECK(ex[1].label == 1);
+    CHECK(ex[1].text == "great fun");
+}
+
+TEST_CASE("malformed SST-2 lines are errors that name the line") {
+    CHECK_THROWS_WITH(parse("sentence\tlabel\nfoo\t1\n"), Catch::Contains("dev.tsv:1: expected a header row"));
+    CHECK_THROWS_WITH(parse("label\tsentence\n1\tok\nno tab here\n"), Catch::Contains("dev.tsv:3: no tab"));
+    CHECK_THROWS_WITH(parse("label\tsentence\n2\ttoo positive\n"), Catch::Contains("dev.tsv:2: label '2'"));
+    CHECK_THROWS_WITH(parse("label\tsentence\nx\twhat\n"), Catch::Contains("dev.tsv:2: label 'x'"));
+    CHECK_THROWS_WITH(parse("label\tsentence\n1x\twhat\n"), Catch::Contains("label '1x'"));
+    CHECK_THROWS_WITH(parse("label\tsentence\n1\t  \n"), Catch::Contains("dev.tsv:2: empty sentence"));
+    CHECK_THROWS_WITH(parse(""), Catch::Contains("empty file"));
+    CHECK_THROWS_WITH(parse("label\tsentence\n"), Catch::Contains("no examples"));
+    CHECK_THROWS_WITH(read_sst2_tsv("/nonexistent/dev.tsv"), Catch::Contains("cannot open"));
+}
+
+TEST_CASE("text becomes byte tokens without the UTF-8 byte-order mark") {
+    const auto t = byte_tokens("\xEF\xBB\xBFhi \xC3\xA9");
+    CHECK(t == std::vector<int>{'h', 'i', ' ', 0xC3, 0xA9});
+    CHECK(count_words(" = Robert <unk> = \n Robert is\tan actor . ") == 9);
+    CHECK(count_words("") == 0);
+}
+
+TEST_CASE("token streams are cut into sequences that each predict something") {
+    const std::vector<int> tokens = {1, 2, 3, 4, 5, 6, 7};
+    const auto s = split_sequences(tokens, 3);
+    REQUIRE(s.size() == 2);  // a lone last token predicts nothing and is dropped
+    CHECK(s[0] == std::vector<int>{1, 2, 3});
+    CHECK(s[1] == std::vector<int>{4, 5, 6});
+    CHECK(split_sequences(std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8}, 3).back() == std::vector<int>{7, 8});
+    CHECK(split_sequences(tokens, 2, 2).size() == 2);
+    CHECK_THROWS_WITH(split_sequences(tokens, 1), Catch::Contains("at least 2"));
+    CHECK_THROWS_WITH(split_sequences(std::vector<int>{1}, 4), Catch::Contains("fewer than 2 tokens"));
+}
+
+TEST_CASE("the shared SST-2 dev set and WikiText-2 test set load") {
+    const char* dir = data_dir();
+    if (!dir || !std::filesystem::exists(std::filesystem::path(dir) / "sst2" / "dev.tsv")) {
+        WARN("QSLM_DATA_DIR is not set or has no sst2/dev.tsv: skipping the data test");
+        return;
+    }
+    const auto dev = read_sst2_tsv((std::filesystem::path(dir) / "sst2" / "dev.tsv").string());
+    CHECK(dev.size() == 872);
+    const auto text = read_text_file((std::filesystem::path(dir) / "wikitext-2" / "test.txt").string());
+    const auto tokens = byte_tokens(text);
+    CHECK(tokens.size() + 3 == text.size());  // the BOM is gone
+    CHECK(tokens[0] == ' ');
+    CHECK(count_words(text) > 200000);
+}
