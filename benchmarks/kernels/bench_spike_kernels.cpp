@@ -1,0 +1,340 @@
+// bench_spike_kernels: the spike kernels against each other, against their scalar references and
+// against the dense baselines, in one run. Case names: <kernel>/<rows>/<cols>/<bits>/<density_permille>/<T>
+// (baselines eigen_f32_gemv/... and int8_dense/... with the same fields; `bits` is the width of
+// the spike kernels they are compared with). T > 1: the time of all T steps. Counters:
+// weight_bytes_per_second (bytes of weight storage the kernel touched) and
+// synaptic_ops_per_second (rows x active inputs, summed over steps).
+//
+//   bench_spike_kernels --benchmark_min_time=0.01 --benchmark_out=results.json --benchmark_out_format=json
+//   (--benchmark_filter='^event/' etc. to run a part)
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Dense>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#if defined(__AVX2__) || defined(__AVX512F__)
+#  include <immintrin.h>
+#endif
+
+#include "qslm/kernels.hpp"
+#include "qslm/spike.hpp"
+#include "qslm/tensor.hpp"
+
+using namespace qslm;
+using kernels::Isa;
+using kernels::Kernel;
+
+namespace {
+
+struct Shape {
+    std::size_t rows, cols;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Weights of the current (shape, bits), prepared once and reused by every case of that group.
+struct Prepared {
+    std::size_t rows = 0, cols = 0;
+    int bits = 0;
+    kernels::SpikeMatvec mv;
+    Eigen::MatrixXf dense_f32;              // the same levels as floats (what Eigen users run)
+    std::vector<std::int8_t> dense_i8;      // the same levels as int8, row-major, cols padded to 64
+    std::size_t cols_padded = 0;
+};
+
+template <int Bits>
+PackedTensor<Bits> make_weights(std::size_t rows, std::size_t cols) {
+    // Half the weights pruned to zero (so dual_sparse has something to skip), the rest uniform.
+    std::mt19937 rng(static_cast<unsigned>(rows * 31 + cols + Bits));
+    std::uniform_int_distribution<int> lv(PackedTensor<Bits>::min_level, PackedTensor<Bits>::max_level);
+    std::bernoulli_distribution pruned(0.5);
+    std::vector<std::int16_t> levels(rows * cols);
+    for (auto& l : levels) l = static_cast<std::int16_t>(pruned(rng) ? 0 : lv(rng));
+    std::vector<float> scales(rows, 0.01f);
+    return PackedTensor<Bits>::from_levels(levels, rows, cols, ScaleLayout::per_channel(), scales).value();
+}
+
+Prepared& prepared(std::size_t rows, std::size_t cols, int bits) {
+    static Prepared p;
+    if (p.rows == rows && p.cols == cols && p.bits == bits) return p;
+    p = Prepared{};
+    auto build = [&](auto w) {
+        p.mv = kernels::SpikeMatvec::prepare(w.view(), {.bitplane = true, .sparse = true}).value();
+        p.cols_padded = (cols + 63) / 64 * 64;
+        p.dense_f32.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+        p.dense_i8.assign(rows * p.cols_padded, 0);
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t c = 0; c < cols; ++c) {
+                const int l = w.level(r, c);
+                p.dense_f32(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = static_cast<float>(l);
+                p.dense_i8[r * p.cols_padded + c] = static_cast<std::int8_t>(l);
+            }
+    };
+    if (bits == 2) build(make_weights<2>(rows, cols));
+    else if (bits == 4) build(make_weights<4>(rows, cols));
+    else build(make_weights<8>(rows, cols));
+    p.rows = rows;
+    p.cols = cols;
+    p.bits = bits;
+    return p;
+}
+
+// Spikes of T steps at a density, in both layouts.
+struct Spikes {
+    SpatialSpikes spatial;
+    TemporalSpikes temporal;
+    std::size_t count = 0;
+};
+Spikes make_spikes(std::size_t cols, double density, std::size_t steps) {
+    std::mt19937 rng(static_cast<unsigned>(cols * 7 + steps + static_cast<std::size_t>(density * 1e4)));
+    std::bernoulli_distribution d(density);
+    Spikes s{SpatialSpikes::zeros(cols, steps).value(), TemporalSpikes::zeros(cols, steps).value(), 0};
+    for (std::size_t t = 0; t < steps; ++t)
+        for (std::size_t c = 0; c < cols; ++c)
+            if (d(rng)) {
+                s.spatial.set(c, t);
+                s.temporal.set(c, t);
+                ++s.count;
+            }
+    return s;
+}
+
+// Bytes of weight storage one run touches (T steps).
+double weight_bytes(const Prepared& p, Kernel k, const Spikes& s, std::size_t steps) {
+    const auto& pv = p.mv.panel();
+    const double chunk_col = static_cast<double>(pv.blocks()) * 64.0;  // one input's column in the panel layout
+    switch (k) {
+        case Kernel::dense: return static_cast<double>(pv.bytes()) * static_cast<double>(steps);
+        case Kernel::event: return chunk_col * static_cast<double>(s.count);
+        case Kernel::temporal: {
+            std::size_t any = 0;
+            for (const auto w : s.temporal.words()) any += w != 0;
+            return chunk_col * static_cast<double>(any);
+        }
+        case Kernel::bitplane: {
+            std::size_t words = 0;
+            for (const auto w : s.spatial.words()) words += w != 0;
+            return static_cast<double>(words) * static_cast<double>(p.mv.bitplane().padded_rows()) * 8.0 * p.bits;
+        }
+        case Kernel::dual_sparse: {
+            const auto& sp = p.mv.sparse();
+            double e = 0;
+            for (std::size_t t = 0; t < steps; ++t)
+                for (std::size_t c = 0; c < p.cols; ++c)
+                    if (s.spatial.test(c, t)) e += sp.col_start[c + 1] - sp.col_start[c];
+            return e * 6.0;  // uint32 row + int16 level
+        }
+        default: return 0;
+    }
+}
+
+void set_counters(benchmark::State& st, double bytes, double sops) {
+    st.counters["weight_bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+    st.counters["synaptic_ops_per_second"] = benchmark::Counter(sops, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+std::string case_name(const std::string& kernel, Shape sh, int bits, int permille, std::size_t steps) {
+    return kernel + "/" + std::to_string(sh.rows) + "/" + std::to_string(sh.cols) + "/" + std::to_string(bits) + "/" +
+           std::to_string(permille) + "/" + std::to_string(steps);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spike kernels through the public entry point. T > 1: the temporal kernel takes the temporal
+// train in one call; the others run T one-step calls (what a layer without it would do).
+void run_kernel(benchmark::State& st, Shape sh, int bits, double density, std::size_t steps, Kernel k, Isa isa) {
+    Prepared& p = prepared(sh.rows, sh.cols, bits);
+    const Spikes s = make_spikes(sh.cols, density, steps);
+    const bool narrow = p.mv.accumulator_width() == kernels::AccumulatorWidth::int16;
+    std::vector<std::int16_t> out16(narrow ? steps * p.mv.output_size() : 0);
+    std::vector<std::int32_t> out32(narrow ? 0 : steps * p.mv.output_size());
+    auto once = [&] {
+        // auto with T > 1: the layer's choice of spike layout, as kernel_choice.hpp advises.
+        const bool temporal = k == Kernel::temporal ||
+                              (k == Kernel::automatic && steps > 1 &&
+                               kernels::prefers_temporal(double(s.count) / (double(sh.cols) * double(steps)), steps));
+        if (temporal) {
+            auto r = narrow ? p.mv.accumulate_steps(s.temporal.view(), std::span<std::int16_t>(out16), {k, isa})
+                            : p.mv.accumulate_steps(s.temporal.view(), std::span<std::int32_t>(out32), {k, isa});
+            return r.ok();
+        }
+        auto r = narrow ? p.mv.accumulate_steps(s.spatial.view(), std::span<std::int16_t>(out16), {k, isa})
+                        : p.mv.accumulate_steps(s.spatial.view(), std::span<std::int32_t>(out32), {k, isa});
+        return r.ok();
+    };
+    if (!once()) {
+        st.SkipWithError("kernel refused the call");
+        return;
+    }
+    for (auto _ : st) {
+        once();
+        benchmark::DoNotOptimize(out16.data());
+        benchmark::DoNotOptimize(out32.data());
+        benchmark::ClobberMemory();
+    }
+    Kernel ran = k;
+    if (k == Kernel::automatic) {
+        const double d = double(s.count) / (double(sh.cols) * double(steps));
+        ran = (steps > 1 && kernels::prefers_temporal(d, steps)) ? Kernel::temporal : p.mv.choose(d);
+        st.SetLabel(std::string("chose ") + kernels::to_string(ran));
+    }
+    set_counters(st, weight_bytes(p, ran, s, steps), double(sh.rows) * double(s.count));
+}
+
+// Eigen float GEMV on the same spikes as floats: y = W * s, T times.
+void run_eigen(benchmark::State& st, Shape sh, int bits, double density, std::size_t steps) {
+    Prepared& p = prepared(sh.rows, sh.cols, bits);
+    const Spikes s = make_spikes(sh.cols, density, steps);
+    std::vector<Eigen::VectorXf> x(steps, Eigen::VectorXf::Zero(static_cast<Eigen::Index>(sh.cols)));
+    for (std::size_t t = 0; t < steps; ++t)
+        for (std::size_t c = 0; c < sh.cols; ++c) x[t](static_cast<Eigen::Index>(c)) = s.spatial.test(c, t) ? 1.0f : 0.0f;
+    Eigen::VectorXf y(static_cast<Eigen::Index>(sh.rows));
+    for (auto _ : st)
+        for (std::size_t t = 0; t < steps; ++t) {
+            y.noalias() = p.dense_f32 * x[t];
+            benchmark::DoNotOptimize(y.data());
+            benchmark::ClobberMemory();
+        }
+    set_counters(st, double(sh.rows) * double(sh.cols) * 4.0 * double(steps), double(sh.rows) * double(s.count));
+}
+
+// int8 dense GEMV: int8 weights x {0,1} activations, VNNI (vpdpbusd) where the CPU has it,
+// else AVX2 maddubs, else scalar. Four rows per pass so the loads of x are shared.
+void int8_gemv(const std::int8_t* w, const std::uint8_t* x, std::int32_t* y, std::size_t rows, std::size_t cp) {
+    std::size_t r = 0;
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+    for (; r + 4 <= rows; r += 4) {
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        for (std::size_t c = 0; c < cp; c += 64) {
+            const __m512i xv = _mm512_loadu_si512(x + c);
+            a0 = _mm512_dpbusd_epi32(a0, xv, _mm512_loadu_si512(w + (r + 0) * cp + c));
+            a1 = _mm512_dpbusd_epi32(a1, xv, _mm512_loadu_si512(w + (r + 1) * cp + c));
+            a2 = _mm512_dpbusd_epi32(a2, xv, _mm512_loadu_si512(w + (r + 2) * cp + c));
+            a3 = _mm512_dpbusd_epi32(a3, xv, _mm512_loadu_si512(w + (r + 3) * cp + c));
+        }
+        y[r] = _mm512_reduce_add_epi32(a0);
+        y[r + 1] = _mm512_reduce_add_epi32(a1);
+        y[r + 2] = _mm512_reduce_add_epi32(a2);
+        y[r + 3] = _mm512_reduce_add_epi32(a3);
+    }
+#elif defined(__AVX2__)
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (; r < rows; ++r) {
+        __m256i acc = _mm256_setzero_si256();
+        for (std::size_t c = 0; c < cp; c += 32) {
+            const __m256i prod = _mm256_maddubs_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + c)),
+                                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * cp + c)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(prod, ones));
+        }
+        alignas(32) std::int32_t t[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(t), acc);
+        y[r] = t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+    }
+#endif
+    for (; r < rows; ++r) {
+        std::int32_t acc = 0;
+        for (std::size_t c = 0; c < cp; ++c) acc += w[r * cp + c] * x[c];
+        y[r] = acc;
+    }
+}
+
+void run_int8(benchmark::State& st, Shape sh, int bits, double density, std::size_t steps) {
+    Prepared& p = prepared(sh.rows, sh.cols, bits);
+    const Spikes s = make_spikes(sh.cols, density, steps);
+    std::vector<std::vector<std::uint8_t>> x(steps, std::vector<std::uint8_t>(p.cols_padded, 0));
+    for (std::size_t t = 0; t < steps; ++t)
+        for (std::size_t c = 0; c < sh.cols; ++c) x[t][c] = s.spatial.test(c, t) ? 1 : 0;
+    std::vector<std::int32_t> y(sh.rows);
+    for (auto _ : st)
+        for (std::size_t t = 0; t < steps; ++t) {
+            int8_gemv(p.dense_i8.data(), x[t].data(), y.data(), sh.rows, p.cols_padded);
+            benchmark::DoNotOptimize(y.data());
+            benchmark::ClobberMemory();
+        }
+    set_counters(st, double(sh.rows) * double(p.cols_padded) * double(steps), double(sh.rows) * double(s.count));
+}
+
+// Streaming read of a buffer far larger than any cache: the machine's memory read bandwidth.
+void run_bandwidth(benchmark::State& st, std::size_t mib) {
+    const std::size_t n = mib * (std::size_t{1} << 20) / 8;
+    std::unique_ptr<std::uint64_t[]> buf(new std::uint64_t[n]);
+    for (std::size_t i = 0; i < n; ++i) buf[i] = i;
+    for (auto _ : st) {
+        std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (std::size_t i = 0; i < n; i += 4) {
+            s0 += buf[i];
+            s1 += buf[i + 1];
+            s2 += buf[i + 2];
+            s3 += buf[i + 3];
+        }
+        benchmark::DoNotOptimize(s0 + s1 + s2 + s3);
+    }
+    st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) * static_cast<std::int64_t>(n * 8));
+    st.counters["weight_bytes_per_second"] = benchmark::Counter(double(n * 8), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+constexpr Shape shapes[] = {{256, 256}, {1024, 1024}, {2048, 2048}, {4096, 1024}};
+constexpr int widths[] = {2, 4, 8};
+constexpr int densities_permille[] = {10, 50, 100, 200, 500};
+constexpr std::size_t step_counts[] = {1, 4, 8, 16};
+constexpr Kernel kernels_swept[] = {Kernel::dense, Kernel::event, Kernel::bitplane, Kernel::temporal, Kernel::dual_sparse};
+
+void register_all() {
+    benchmark::RegisterBenchmark("memory_read_bandwidth/512", [](benchmark::State& st) { run_bandwidth(st, 512); })
+        ->Unit(benchmark::kMillisecond)->MinTime(0.5);
+    for (const Shape sh : shapes)
+        for (const int bits : widths)
+            for (const int pm : densities_permille)
+                for (const std::size_t T : step_counts) {
+                    const double d = pm / 1000.0;
+                    for (const Kernel k : kernels_swept)
+                        benchmark::RegisterBenchmark(case_name(kernels::to_string(k), sh, bits, pm, T).c_str(),
+                                                     [=](benchmark::State& st) { run_kernel(st, sh, bits, d, T, k, Isa::automatic); })
+                            ->Unit(benchmark::kMicrosecond);
+                    benchmark::RegisterBenchmark(case_name("auto", sh, bits, pm, T).c_str(),
+                                                 [=](benchmark::State& st) { run_kernel(st, sh, bits, d, T, Kernel::automatic, Isa::automatic); })
+                        ->Unit(benchmark::kMicrosecond);
+                    // Each kernel's scalar reference (same prepared layout), at the headline shape.
+                    if (sh.rows == 2048 && sh.cols == 2048)
+                        for (const Kernel k : kernels_swept)
+                            benchmark::RegisterBenchmark(case_name(std::string(kernels::to_string(k)) + "_scalar", sh, bits, pm, T).c_str(),
+                                                         [=](benchmark::State& st) { run_kernel(st, sh, bits, d, T, k, Isa::scalar); })
+                                ->Unit(benchmark::kMicrosecond);
+                    benchmark::RegisterBenchmark(case_name("eigen_f32_gemv", sh, bits, pm, T).c_str(),
+                                                 [=](benchmark::State& st) { run_eigen(st, sh, bits, d, T); })
+                        ->Unit(benchmark::kMicrosecond);
+                    benchmark::RegisterBenchmark(case_name("int8_dense", sh, bits, pm, T).c_str(),
+                                                 [=](benchmark::State& st) { run_int8(st, sh, bits, d, T); })
+                        ->Unit(benchmark::kMicrosecond);
+                }
+    // Weights far beyond the caches (32 MiB of 4-bit panel, 64 MiB of 8-bit): the dense kernel's
+    // share of the memory bandwidth measured above.
+    for (const int bits : {4, 8}) {
+        const Shape big{8192, 8192};
+        benchmark::RegisterBenchmark(case_name("dense", big, bits, 100, 1).c_str(),
+                                     [=](benchmark::State& st) { run_kernel(st, big, bits, 0.1, 1, Kernel::dense, Isa::automatic); })
+            ->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(case_name("int8_dense", big, bits, 100, 1).c_str(),
+                                     [=](benchmark::State& st) { run_int8(st, big, bits, 0.1, 1); })
+            ->Unit(benchmark::kMicrosecond);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    benchmark::AddCustomContext("qslm_kernel_isa", kernels::to_string(kernels::best_isa()));
+    std::string compiled;
+    for (const Isa i : kernels::all_isas)
+        if (kernels::isa_compiled(i)) compiled += std::string(kernels::to_string(i)) + " ";
+    benchmark::AddCustomContext("qslm_kernel_isas_compiled", compiled);
+    register_all();
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

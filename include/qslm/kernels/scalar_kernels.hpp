@@ -1,0 +1,146 @@
+#pragma once
+// Scalar references of the five spike kernels. Each walks the same prepared layout as its SIMD
+// version and produces the same integers (tests check every SIMD arch against these). They are
+// also what a target without SIMD (Cortex-M, a build without xsimd) runs: no heap (a 2 KiB
+// stack block per call at most), no floating point.
+//
+// Common contract: `out` receives, for every output row r,
+//     sum over the active inputs c (within the given range) of level(r, c)
+// written (or added, OutRef::add) modulo 2^width, which is exact (accumulator.hpp).
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "qslm/kernels/accumulator.hpp"
+#include "qslm/kernels/bitplane_weights.hpp"
+#include "qslm/kernels/panel_weights.hpp"
+#include "qslm/kernels/sparse_weights.hpp"
+
+namespace qslm::kernels::scalar {
+
+namespace detail {
+inline constexpr std::size_t max_block_rows = 512;
+
+// Reads word j (W bits) of a chunk; memcpy because chunks may sit in unaligned caller memory.
+inline std::uint32_t chunk_word(const std::uint8_t* chunk, std::size_t j, int width) noexcept {
+    if (width == 16) {
+        std::uint16_t v;
+        std::memcpy(&v, chunk + 2 * j, 2);
+        return v;
+    }
+    std::uint32_t v;
+    std::memcpy(&v, chunk + 4 * j, 4);
+    return v;
+}
+
+// Adds mask * u of every field of one chunk to the block's accumulators (row order of the panel).
+inline void add_chunk(const PanelWeightsView& w, const std::uint8_t* chunk, std::uint32_t mask, std::uint32_t* acc) noexcept {
+    const int W = static_cast<int>(w.width), f = w.field_bits;
+    const std::size_t wpc = w.words_per_chunk();
+    const int fields = W / f;
+    const std::uint32_t fmask = (1u << f) - 1u;
+    for (std::size_t j = 0; j < wpc; ++j) {
+        const std::uint32_t word = chunk_word(chunk, j, W) & mask;
+        for (int k = 0; k < fields; ++k)
+            acc[static_cast<std::size_t>(k) * wpc + j] += (word >> (k * f)) & fmask;
+    }
+}
+
+// Writes a*S + z0*n for the rows of block b.
+inline void finish_block(const PanelWeightsView& w, std::size_t b, const std::uint32_t* acc, std::size_t n, OutRef out) noexcept {
+    const std::size_t r0 = b * w.block_rows();
+    const std::size_t end = (r0 + w.block_rows() < w.rows) ? r0 + w.block_rows() : w.rows;
+    const std::uint32_t bias = static_cast<std::uint32_t>(w.map.offset) * static_cast<std::uint32_t>(n);
+    for (std::size_t r = r0; r < end; ++r)
+        out.put(r, static_cast<std::int32_t>(static_cast<std::uint32_t>(w.map.scale) * acc[r - r0] + bias));
+}
+}  // namespace detail
+
+/// Dense masked accumulate over inputs [c0, c1): every weight is read, masked by its spike bit.
+inline void dense(const PanelWeightsView& w, const std::uint64_t* spikes, std::size_t c0, std::size_t c1, OutRef out) noexcept {
+    std::uint32_t acc[detail::max_block_rows];
+    std::size_t n = 0;
+    for (std::size_t c = c0; c < c1; ++c) n += (spikes[c / 64] >> (c % 64)) & 1u;
+    for (std::size_t b = 0; b < w.blocks(); ++b) {
+        for (std::size_t i = 0; i < w.block_rows(); ++i) acc[i] = 0;
+        for (std::size_t c = c0; c < c1; ++c) {
+            const std::uint32_t mask = 0u - static_cast<std::uint32_t>((spikes[c / 64] >> (c % 64)) & 1u);
+            detail::add_chunk(w, w.chunk(b, c), mask, acc);
+        }
+        detail::finish_block(w, b, acc, n, out);
+    }
+}
+
+/// Event-driven: adds the columns of the `n` active inputs listed in `active`.
+inline void event(const PanelWeightsView& w, const std::uint32_t* active, std::size_t n, OutRef out) noexcept {
+    std::uint32_t acc[detail::max_block_rows];
+    for (std::size_t b = 0; b < w.blocks(); ++b) {
+        for (std::size_t i = 0; i < w.block_rows(); ++i) acc[i] = 0;
+        for (std::size_t i = 0; i < n; ++i) detail::add_chunk(w, w.chunk(b, active[i]), ~0u, acc);
+        detail::finish_block(w, b, acc, n, out);
+    }
+}
+
+/// Temporal-parallel: `temporal_words[c]` holds the steps (bit t) at which input c fires;
+/// `active` lists the n inputs whose word is nonzero, `counts[t]` the spikes at step t (over
+/// those inputs). Each active column is read and unpacked once and added to every step it fires
+/// in. out[t * step_stride + r] receives step t.
+inline void temporal(const PanelWeightsView& w, const std::uint64_t* temporal_words, std::size_t steps, const std::uint32_t* active,
+                     std::size_t n, const std::uint32_t* counts, OutRef out, std::size_t step_stride) noexcept {
+    for (std::size_t t = 0; t < steps; ++t)
+        for (std::size_t r = 0; r < w.rows; ++r)
+            out.offset(t * step_stride).put(r, static_cast<std::int32_t>(static_cast<std::uint32_t>(w.map.offset) * counts[t]));
+    OutRef add = out;
+    add.add = true;
+    std::uint32_t u[detail::max_block_rows];
+    for (std::size_t b = 0; b < w.blocks(); ++b) {
+        const std::size_t r0 = b * w.block_rows();
+        const std::size_t valid = (r0 + w.block_rows() < w.rows) ? w.block_rows() : w.rows - r0;
+        for (std::size_t i = 0; i < n; ++i) {
+            for (std::size_t j = 0; j < w.block_rows(); ++j) u[j] = 0;
+            detail::add_chunk(w, w.chunk(b, active[i]), ~0u, u);
+            for (std::uint64_t bits = temporal_words[active[i]]; bits != 0; bits &= bits - 1) {
+                const OutRef step = add.offset(static_cast<std::size_t>(std::countr_zero(bits)) * step_stride + r0);
+                for (std::size_t j = 0; j < valid; ++j)
+                    step.put(j, static_cast<std::int32_t>(static_cast<std::uint32_t>(w.map.scale) * u[j]));
+            }
+        }
+    }
+}
+
+/// Bit-plane AND + popcount over spike words [w0, w1) (n = spikes in that range).
+inline void bitplane(const BitplaneWeightsView& w, const std::uint64_t* spikes, std::size_t w0, std::size_t w1, std::size_t n,
+                     OutRef out) noexcept {
+    std::uint32_t acc[detail::max_block_rows];
+    const std::uint32_t bias = static_cast<std::uint32_t>(w.map.offset) * static_cast<std::uint32_t>(n);
+    for (std::size_t r0 = 0; r0 < w.rows; r0 += detail::max_block_rows) {
+        const std::size_t len = (w.rows - r0 < detail::max_block_rows) ? w.rows - r0 : detail::max_block_rows;
+        for (std::size_t i = 0; i < len; ++i) acc[i] = 0;
+        for (int p = 0; p < w.bits; ++p)
+            for (std::size_t word = w0; word < w1; ++word) {
+                const std::uint64_t s = spikes[word];
+                if (s == 0) continue;  // a silent stripe contributes nothing
+                const std::uint64_t* stripe = w.stripe(p, word) + r0;
+                for (std::size_t i = 0; i < len; ++i)
+                    acc[i] += static_cast<std::uint32_t>(std::popcount(stripe[i] & s)) << p;
+            }
+        for (std::size_t i = 0; i < len; ++i)
+            out.put(r0 + i, static_cast<std::int32_t>(static_cast<std::uint32_t>(w.map.scale) * acc[i] + bias));
+    }
+}
+
+/// Dual-sparse: for each active input, adds only that column's nonzero levels.
+inline void dual_sparse(const SparseWeightsView& w, const std::uint32_t* active, std::size_t n, OutRef out) noexcept {
+    if (!out.add)
+        for (std::size_t r = 0; r < w.rows; ++r) out.put(r, 0);
+    OutRef add = out;
+    add.add = true;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t c = active[i];
+        for (std::uint32_t e = w.col_start[c]; e < w.col_start[c + 1]; ++e) add.put(w.row_index[e], w.level[e]);
+    }
+}
+
+}  // namespace qslm::kernels::scalar
