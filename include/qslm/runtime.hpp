@@ -5,3 +5,6 @@
 #include "qslm/tensor.hpp"
 #include "qslm/neuron.hpp"
 #include "qslm/layers.hpp"
+#include "qslm/spike.hpp"
+#include "qslm/kernels.hpp"
+#include "qslm/models.hpp"

@@ -39,6 +39,7 @@
 #include "qslm/layers/detail/dense_matmul.hpp"
 #include "qslm/layers/layer_norm.hpp"
 #include "qslm/neuron/spiking_jelly_lif.hpp"
+#include "qslm/quant/activation_observer.hpp"
 
 namespace qslm::layers {
 
@@ -82,6 +83,12 @@ struct SpikeGptOptions {
     double ln_eps = 1e-5;
     std::size_t layer_id = 0;          ///< block index (only used by the runner option)
     std::size_t runner_rescale_every = 0;  ///< 0: training-mode forward; k: reference RNN runner's rescaling
+    /// Calibration hook; empty (the default) observes nothing. When set, forward() reports the
+    /// input rows (batch x in) of each projection just before its product, with ids
+    /// observer_first_id + 0..6 in the order att.key, att.value, att.receptance, att.output,
+    /// ffn.key, ffn.receptance, ffn.value (the model's matrix order, see SpikeGptModel).
+    quant::ActivationSink observer{};
+    std::size_t observer_first_id = 0;
 };
 
 class SpikeGptBlock {
@@ -171,6 +178,11 @@ public:
                 prev[i] = xa[j];
             }
         }
+        if (options_.observer) {
+            options_.observer.observe(options_.observer_first_id + 0, {xk, batch * C});
+            options_.observer.observe(options_.observer_first_id + 1, {xv, batch * C});
+            options_.observer.observe(options_.observer_first_id + 2, {xr, batch * C});
+        }
         detail::matmul(w_.att_key.data(), C, C, xk, batch, k);
         detail::matmul(w_.att_value.data(), C, C, xv, batch, v);
         detail::matmul(w_.att_receptance.data(), C, C, xr, batch, r);
@@ -184,6 +196,7 @@ public:
                 y[j] = sigmoid(r[j]) * wkv_step(w_decay[i], w_.att_time_first[i], k[j], v[j], aa[i], bb[i], pp[i]);
             }
         }
+        if (options_.observer) options_.observer.observe(options_.observer_first_id + 3, {y, batch * C});
         detail::matmul(w_.att_output.data(), C, C, y, batch, k);  // k now holds the LIF1 input
         std::uint64_t fired = lif_into_residual(k, x.data(), state, batch, 5 * C);
 
@@ -202,6 +215,11 @@ public:
         for (std::size_t j = 0; j < batch * H; ++j) {
             const float h = hidden[j] > 0.0f ? hidden[j] : 0.0f;
             hidden[j] = h * h;
+        }
+        if (options_.observer) {
+            options_.observer.observe(options_.observer_first_id + 4, {xk, batch * C});
+            options_.observer.observe(options_.observer_first_id + 5, {xr, batch * C});
+            options_.observer.observe(options_.observer_first_id + 6, {hidden, batch * H});
         }
         detail::matmul(w_.ffn_receptance.data(), C, C, xr, batch, r);
         detail::matmul(w_.ffn_value.data(), C, H, hidden, batch, v);
