@@ -1,24 +1,68 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds, and runs the whole test suite.
-# With CI=true (or QSLM_SANITIZE=1) it first runs the suite under AddressSanitizer and
-# UndefinedBehaviorSanitizer in a debug build; warnings are errors in CI builds.
-# The last thing printed is ctest's summary of the release build.
+#
+# Without CI: a release build of everything and its ctest suite (the last thing printed is
+# ctest's summary). With CI=true (or QSLM_FULL_TESTS=1), within CI's time budget on 2 cores:
+#   1. the libFuzzer targets of the file readers, 30 s each (clang, ASan/UBSan);
+#   2. the runtime (embedded) test areas cross-compiled for aarch64 and run under qemu-aarch64
+#      (NEON kernels); the host-only areas (search, quant, eval, io, hw, cli) have no
+#      architecture-specific code and are left to the native builds;
+#   3. the Cortex-M7/M4 firmware built with arm-none-eabi-g++, run under qemu-system-arm, and
+#      compared bit for bit with the host's integer path;
+#   4. last, everything (tests, examples, benchmarks) in a debug build under AddressSanitizer +
+#      UndefinedBehaviorSanitizer with warnings as errors, and the whole test suite; this
+#      replaces the release build there, whose suite is the same code at -O3.
+# Live golden tests regenerate PyTorch reference outputs with Debian's python3-torch (required
+# in CI, skipped with a message elsewhere when torch is absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tools/install_deps.sh
+full=0
+if [ "${CI:-}" = "true" ] || [ "${QSLM_FULL_TESTS:-0}" = "1" ]; then full=1; fi
+
+extra=(python3-torch)
+if [ $full = 1 ]; then
+  extra+=(clang libclang-rt-14-dev g++-aarch64-linux-gnu qemu-user
+          gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib libnewlib-arm-none-eabi qemu-system-arm)
+fi
+bash tools/install_deps.sh "${extra[@]}"
+
 jobs=$(nproc)
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
+[ "${CI:-}" = "true" ] && export QSLM_REQUIRE_TORCH=1
+stage() { printf '\n===== %s =====\n' "$*"; }
 
-if [ "${CI:-}" = "true" ] || [ "${QSLM_SANITIZE:-0}" = "1" ]; then
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQSLM_SANITIZE=ON -DQSLM_WERROR=$werror \
-        -DQSLM_BUILD_BENCHMARKS=OFF
+if [ $full = 1 ]; then
+  stage "fuzzing the safetensors and .qslm readers"
+  QSLM_FUZZ_BUILD_DIR=build-fuzz JOBS=$jobs bash tests/fuzz/run_fuzzers.sh "${QSLM_FUZZ_SECONDS:-30}"
+
+  stage "aarch64 cross build of the runtime areas under qemu-aarch64"
+  cmake -S . -B build-aarch64 -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake \
+        "-DQSLM_TEST_AREAS=core;tensor;spike;kernels;neuron;layers;integer;models" \
+        -DCMAKE_BUILD_TYPE=Release -DQSLM_WERROR=$werror -DQSLM_BUILD_BENCHMARKS=OFF -DQSLM_BUILD_EXAMPLES=OFF
+  cmake --build build-aarch64 -j "$jobs"
+  # The package-consumer test builds host projects and the live golden tests run host Python;
+  # everything else runs on the emulated aarch64 CPU.
+  ctest --test-dir build-aarch64 --output-on-failure -j "$jobs" -E "test_package_consumer|golden_live"
+
+  if [ -x examples/firmware/run_qemu_test.sh ]; then
+    stage "Cortex-M7 and M4 firmware under qemu-system-arm"
+    bash examples/firmware/run_qemu_test.sh
+  fi
+
+  stage "debug build under AddressSanitizer + UndefinedBehaviorSanitizer, and the whole test suite"
+  # -O1 keeps the debug build's assertions and stack traces while the kernel sweeps still run
+  # in minutes under the sanitizers.
+  cmake -S . -B build-asan -G Ninja -UQSLM_TEST_AREAS -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" \
+        -DQSLM_SANITIZE=ON -DQSLM_WERROR=$werror
   cmake --build build-asan -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs"
+  exit 0
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DQSLM_WERROR=$werror
+stage "release build and the whole test suite"
+cmake -S . -B build -G Ninja -UQSLM_TEST_AREAS -DCMAKE_BUILD_TYPE=Release -DQSLM_WERROR=$werror
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
