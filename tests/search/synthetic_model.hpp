@@ -81,9 +81,11 @@ struct SyntheticModel {
 struct SyntheticEvaluator {
     double full_scale = 1.0;
     std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
+    std::shared_ptr<std::atomic<int>> full_calls = std::make_shared<std::atomic<int>>(0);
 
     eval::Evaluation evaluate(const SyntheticModel::Variant& v, const eval::EvalRequest& r) const {
         ++*calls;
+        if (r.full) ++*full_calls;
         eval::Evaluation e;
         const double p = v.model->performance(v.widths, r.full ? full_scale : 1.0);
         e.performance = eval::higher_is_better(p, "accuracy");

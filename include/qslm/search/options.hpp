@@ -27,10 +27,11 @@ struct Options {
     /// Names the evaluator and its data in the log's fingerprint, so a log made with other
     /// data is refused instead of mixed in (e.g. "wikitext2-test:4096 bits_per_char").
     std::string log_tag;
-    /// Re-evaluate the best candidates on the evaluator's full set (EvalRequest::full) and
-    /// keep the first that still meets the constraints.
+    /// Re-evaluate candidates on the evaluator's full set (EvalRequest::full): the best one,
+    /// then, if it fails there, a bisection by memory over the other feasible ones for the
+    /// smallest that passes; at most max_verifications full evaluations (plus the baseline's).
     bool verify = true;
-    std::size_t max_verifications = 3;
+    std::size_t max_verifications = 6;
     /// How many near misses to report when the constraints cannot be met.
     std::size_t closest_count = 3;
     /// Called after every evaluation (and at phase changes).
