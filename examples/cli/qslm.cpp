@@ -1,0 +1,977 @@
+// qslm — the command-line face of the library.
+//
+//   qslm info   MODEL [--target NAME] [--json]
+//   qslm eval   MODEL [--data FILE | --data-free] [--uniform-bits B [--group G]] [--json]
+//   qslm search MODEL (--max-bytes N | --max-bits-per-weight B | --target NAME)
+//                     (--max-ppl X | --max-drop P%) (--data FILE | --data-free) --out DIR
+//   qslm run    MODEL (--prompt TEXT | --tokens 3,17,5) [--dump-logits FILE.json] [-n N]
+//   qslm export MODEL.qslm --header OUT.hpp
+//
+// MODEL is a SpikeGPT checkpoint (.safetensors with the reference names) or a .qslm file;
+// `bundled` names models/spikegpt.safetensors. Errors are one sentence on stderr and exit
+// status 2 (usage) or 1 (everything else).
+//
+// eval and search also take a spike-driven transformer classifier (models/sdt-sst2.safetensors,
+// `bundled-sdt`, or a .qslm the search wrote); the kind is read from the file
+// (io::detect_model_kind). A classifier is scored by accuracy on labelled sentences
+// (--data FILE.tsv: a header row, then label<TAB>sentence, as SST-2's dev.tsv), and its
+// --max-drop is in accuracy points:
+//
+//   qslm eval   bundled-sdt --data dev.tsv [--uniform-bits B --granularity G] [--json]
+//   qslm search bundled-sdt --data dev.tsv [--calibration-data train.tsv --calibration-examples N]
+//               (--max-bytes N | --max-bits-per-weight B) --max-drop 0.5 --out DIR
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "qslm/core/error.hpp"
+#include "qslm/eval/data_free.hpp"
+#include "qslm/eval/sst2.hpp"
+#include "qslm/eval/text_data.hpp"
+#include "qslm/hw/builtin_profiles.hpp"
+#include "qslm/hw/fit_check.hpp"
+#include "qslm/io/header_export.hpp"
+#include "qslm/io/model_kind.hpp"
+#include "qslm/io/qslm_reader.hpp"
+#include "qslm/io/qslm_writer.hpp"
+#include "qslm/models/integer/footprint.hpp"
+#include "qslm/models/integer/prepare_spikegpt.hpp"
+#include "qslm/models/logits_dump.hpp"
+#include "qslm/models/sampling.hpp"
+#include "qslm/models/sdt_model.hpp"
+#include "qslm/models/spikegpt_model.hpp"
+#include "qslm/search/adapters/sdt.hpp"
+#include "qslm/search/adapters/spikegpt.hpp"
+#include "qslm/search/adapters/spikegpt_calibration.hpp"
+#include "qslm/search/pareto_svg.hpp"
+#include "qslm/search/report.hpp"
+#include "qslm/search/searcher.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+extern "C" void on_sigint(int) { g_cancel.store(true); }
+
+// ---- model and data -----------------------------------------------------------------------
+
+std::string resolve_model_path(const std::string& arg) {
+    if (arg == "bundled") return std::string(QSLM_SOURCE_DIR) + "/models/spikegpt.safetensors";
+    if (arg == "bundled-sdt") return std::string(QSLM_SOURCE_DIR) + "/models/sdt-sst2.safetensors";
+    return arg;
+}
+
+/// What the file holds (a missing file is an error naming it).
+qslm::io::ModelKind model_kind(const std::string& arg) { return qslm::io::detect_model_kind(resolve_model_path(arg)); }
+
+qslm::models::SpikeGptModel load_spikegpt(const std::string& arg) {
+    const std::string path = resolve_model_path(arg);
+    if (!fs::exists(path)) qslm::fail(qslm::Status::not_found, "model file '" + path + "' does not exist");
+    return qslm::models::SpikeGptModel::load(path);
+}
+
+/// Where calibration and evaluation text comes from.
+struct DataOptions {
+    std::string data;              ///< a text file (byte tokens); empty = data-free
+    bool data_free = false;
+    std::size_t length = 256;      ///< tokens per sequence
+    std::size_t calibration = 8;   ///< calibration sequences
+    std::size_t eval_tokens = 16384;  ///< tokens of the full (verification / eval) set; 0 = the whole file
+    std::uint64_t seed = 1;
+    // Classifiers only (search): what the search scores candidates on; --data is the
+    // verification set.
+    std::string calibration_data;          ///< labelled TSV; empty = a slice of --data
+    std::size_t calibration_examples = 1000;  ///< examples taken from it, evenly spread (0 = all)
+};
+
+struct LmData {
+    std::vector<std::vector<int>> calibration, full;
+    /// What GPTQ / adaptive rounding fit to inside a search: as many sequences as the
+    /// calibration set, but disjoint from it, so that the search does not score candidates on
+    /// the very tokens their rounding was fitted to (that made 2-bit GPTQ look better than
+    /// float on the calibration set of the bundled model; docs/rounding.md).
+    std::vector<std::vector<int>> rounding_fit;
+    double bytes_per_word = 0.0;
+    std::string description;
+};
+
+double bytes_per_word_of(const std::vector<std::vector<int>>& seqs) {
+    std::string text;
+    for (const auto& s : seqs)
+        for (int t : s) text.push_back(static_cast<char>(t));
+    const std::size_t words = qslm::eval::count_words(text);
+    return words == 0 ? 1.0 : static_cast<double>(text.size()) / static_cast<double>(words);
+}
+
+LmData make_lm_data(const qslm::models::SpikeGptModel& model, const DataOptions& o) {
+    LmData d;
+    if (!o.data.empty()) {
+        const std::string raw = qslm::eval::read_text_file(o.data);
+        const std::string_view text = qslm::eval::strip_utf8_bom(raw);
+        const std::vector<int> tokens = qslm::eval::byte_tokens(text);
+        if (model.vocab_size() < 256)
+            qslm::fail(qslm::Status::invalid_argument, "--data needs a byte-level model (vocabulary 256)");
+        const std::size_t words = qslm::eval::count_words(text);
+        d.bytes_per_word = words == 0 ? 1.0 : static_cast<double>(tokens.size()) / static_cast<double>(words);
+        d.calibration = qslm::eval::split_sequences(tokens, o.length, o.calibration);
+        const std::size_t full_tokens = o.eval_tokens == 0 ? tokens.size() : std::min(tokens.size(), o.eval_tokens);
+        d.full = qslm::eval::split_sequences(std::span<const int>(tokens).first(full_tokens), o.length);
+        d.description = o.data + " (" + std::to_string(full_tokens) + " of " + std::to_string(tokens.size()) + " bytes)";
+        const std::size_t fit_start = std::min(tokens.size(), o.calibration * o.length);
+        d.rounding_fit = tokens.size() - fit_start >= 2
+                             ? qslm::eval::split_sequences(std::span<const int>(tokens).subspan(fit_start), o.length, o.calibration)
+                             : d.calibration;  // text too short for a disjoint slice
+        return d;
+    }
+    // Data-free: text sampled from the float model itself, with different seeds for the
+    // calibration set and the (larger) verification set.
+    qslm::search::SpikeGptSampler sampler(model.instance());
+    d.calibration = qslm::eval::sample_sequences(sampler, {.sequences = o.calibration, .length = o.length, .seed = o.seed});
+    const std::size_t full_seqs = std::max<std::size_t>(1, (o.eval_tokens == 0 ? 16384 : o.eval_tokens) / o.length);
+    d.full = qslm::eval::sample_sequences(sampler, {.sequences = full_seqs, .length = o.length, .seed = o.seed + 1000003});
+    d.bytes_per_word = bytes_per_word_of(d.full);
+    d.rounding_fit = qslm::eval::sample_sequences(sampler, {.sequences = o.calibration, .length = o.length, .seed = o.seed + 2000003});
+    d.description = "data-free (" + std::to_string(o.calibration) + "+" + std::to_string(full_seqs) + " sequences of " +
+                    std::to_string(o.length) + " tokens sampled from the float model, seed " + std::to_string(o.seed) + ")";
+    return d;
+}
+
+void add_data_options(CLI::App* cmd, DataOptions& o) {
+    auto* data = cmd->add_option("--data", o.data,
+                                 "text file to calibrate/evaluate on (byte tokens); for a classifier a labelled TSV "
+                                 "(header, then label<TAB>sentence), the evaluation / verification set")
+                     ->check(CLI::ExistingFile);
+    auto* free = cmd->add_flag("--data-free", o.data_free, "calibrate/evaluate on text sampled from the float model (default)");
+    data->excludes(free);
+    cmd->add_option("--seq-len", o.length, "tokens per sequence")->check(CLI::Range(2, 65536));
+    cmd->add_option("--calibration-seqs", o.calibration, "calibration sequences")->check(CLI::Range(1, 100000));
+    cmd->add_option("--eval-tokens", o.eval_tokens, "tokens of the evaluation/verification set (0 = whole file)");
+    cmd->add_option("--seed", o.seed, "seed for data-free sampling");
+}
+
+std::size_t total_matrix_weights(const qslm::models::SpikeGptModel& m) {
+    std::size_t n = 0;
+    for (const auto& x : m.matrices()) n += x.rows * x.cols;
+    return n;
+}
+
+std::size_t float_bytes(const qslm::models::SpikeGptModel& m) {
+    std::size_t n = 0;
+    m.checkpoint().for_each_tensor([&](const std::string&, const qslm::io::FloatTensor& t) { n += t.values().size(); });
+    return n * sizeof(float);
+}
+
+/// RAM a step needs on a device running the float path: recurrent state + scratch + logits.
+std::size_t arena_bytes(const qslm::models::SpikeGptModel& m) {
+    const auto inst = m.instance();
+    return (inst.model().state_floats() + inst.model().scratch_floats() + inst.model().vocab_size()) * sizeof(float);
+}
+
+// ---- classifiers (spike-driven transformer) --------------------------------------------------
+
+std::size_t float_bytes(const qslm::models::SdtModel& m) {
+    std::size_t n = 0;
+    m.checkpoint().for_each_tensor([&](const std::string&, const qslm::io::FloatTensor& t) { n += t.values().size(); });
+    return n * sizeof(float);
+}
+
+std::size_t total_matrix_weights(const qslm::models::SdtModel& m) {
+    std::size_t n = 0;
+    for (const auto& x : m.matrices()) n += x.rows * x.cols;
+    return n;
+}
+
+/// RAM one sentence of max_len tokens needs on the float path: activations + spikes + logits.
+std::size_t arena_bytes(const qslm::models::SdtModel& m) {
+    const auto inst = m.instance();
+    const std::size_t n = m.config().max_len;
+    return inst.encoder().work_floats(n) * sizeof(float) + inst.encoder().spike_bytes(n) + m.config().n_classes * sizeof(float);
+}
+
+/// Labelled sentences for a classifier: `full` is --data (what eval scores, and the search's
+/// verification set); `calibration` what the search scores candidates on.
+struct ClassifierData {
+    std::vector<qslm::eval::LabelledText> calibration, full;
+    std::string description;              ///< of the full set
+    std::string calibration_description;  ///< empty unless a calibration set was made
+};
+
+ClassifierData make_classifier_data(const qslm::models::SdtModel& model, const DataOptions& o, bool with_calibration) {
+    if (o.data_free)
+        qslm::fail(qslm::Status::invalid_argument,
+                   "--data-free is for language models: a classifier cannot sample its own inputs, and accuracy needs "
+                   "labelled sentences; pass --data FILE.tsv (label<TAB>sentence)");
+    if (o.data.empty())
+        qslm::fail(qslm::Status::invalid_argument,
+                   "a classifier is scored on labelled sentences: pass --data FILE.tsv (a header row, then "
+                   "label<TAB>sentence per line, as SST-2's dev.tsv)");
+    (void)model.tokenizer();  // a model without a vocabulary cannot read text: say so before reading data
+    const int classes = static_cast<int>(model.config().n_classes);
+    ClassifierData d;
+    d.full = qslm::eval::read_sst2_tsv(o.data, classes);
+    d.description = o.data + " (" + std::to_string(d.full.size()) + " sentences)";
+    if (!with_calibration) return d;
+    if (!o.calibration_data.empty()) {
+        const auto all = qslm::eval::read_sst2_tsv(o.calibration_data, classes);
+        d.calibration = qslm::search::spread_examples(all, o.calibration_examples);
+        d.calibration_description = o.calibration_data + " (" + std::to_string(d.calibration.size()) + " of " +
+                                    std::to_string(all.size()) + " sentences, evenly spread)";
+    } else {
+        d.calibration = qslm::search::spread_examples(d.full, o.calibration_examples);
+        d.calibration_description = o.data + " (" + std::to_string(d.calibration.size()) + " of " +
+                                    std::to_string(d.full.size()) +
+                                    " sentences, evenly spread: a subset of the verification set)";
+    }
+    return d;
+}
+
+/// "--max-drop 0.5" for a classifier: at most 0.5 accuracy points (percentage points) below the
+/// float model, i.e. accuracy >= float accuracy - 0.005. A trailing "pt" is allowed; a "%" is
+/// refused because "0.5 %" reads as a relative drop just as well.
+double parse_accuracy_points(const std::string& s) {
+    std::string t = s;
+    if (t.size() > 2 && t.ends_with("pt")) t.resize(t.size() - 2);
+    if (!t.empty() && t.back() == '%')
+        qslm::fail(qslm::Status::invalid_argument,
+                   "for a classifier --max-drop is in accuracy points (0.5 = accuracy at most half a percentage point "
+                   "below the float model); write '" + t.substr(0, t.size() - 1) + "' or '" + t.substr(0, t.size() - 1) +
+                       "pt', not '" + s + "'");
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    if (t.empty() || end != t.c_str() + t.size() || !(v >= 0.0) || !(v < 100.0))
+        qslm::fail(qslm::Status::invalid_argument, "--max-drop '" + s + "' is not a number of accuracy points in [0, 100)");
+    return v;
+}
+
+// ---- runtime-chosen policies ----------------------------------------------------------------
+
+/// Granularity chosen on the command line: the search's policies are types, and the tool picks
+/// the spec once, before any search starts (a single-threaded moment), so one instantiation
+/// serves per-tensor, per-channel and every group size.
+struct CliGranularity {
+    static inline qslm::QuantSpec current{qslm::ScaleLayout::per_channel()};
+    static qslm::QuantSpec spec() { return current; }
+    static std::string name() {
+        switch (current.layout.granularity) {
+            case qslm::Granularity::per_tensor: return "per_tensor";
+            case qslm::Granularity::per_channel: return "per_channel";
+            case qslm::Granularity::per_group: return "per_group_" + std::to_string(current.layout.group_size);
+        }
+        return "unknown";
+    }
+};
+
+qslm::QuantSpec parse_granularity(const std::string& g) {
+    if (g == "tensor" || g == "per-tensor") return {qslm::ScaleLayout::per_tensor()};
+    if (g == "channel" || g == "per-channel") return {qslm::ScaleLayout::per_channel()};
+    const std::string prefix = "group:";
+    if (g.rfind(prefix, 0) == 0) {
+        const long n = std::strtol(g.c_str() + prefix.size(), nullptr, 10);
+        if (n >= 1 && n <= 1 << 20) return {qslm::ScaleLayout::per_group(static_cast<std::uint32_t>(n))};
+    }
+    qslm::fail(qslm::Status::invalid_argument, "granularity '" + g + "' is not tensor, channel or group:G (G >= 1)");
+}
+
+// ---- info ------------------------------------------------------------------------------------
+
+/// Flash and RAM of the integer-only deployment (the Cortex-M firmware's path): the widths
+/// stored in a .qslm, or every matrix at `bits` with `granularity` scales for a float checkpoint.
+qslm::models::integer::IntegerSpikeGptFootprint integer_footprint(const qslm::models::SpikeGptModel& model,
+                                                                  const std::string& path, int bits,
+                                                                  const std::string& granularity) {
+    namespace mi = qslm::models::integer;
+    if (qslm::io::is_qslm_file(path)) return mi::PreparedIntegerSpikeGpt::prepare(qslm::io::load_qslm(path))->footprint();
+    const auto& c = model.config();
+    const qslm::models::IntegerSpikeGptDims dims{
+        .vocab_size = c.vocab_size, .n_embd = c.n_embd, .ffn_hidden = c.ffn_hidden, .n_layer = c.n_layer};
+    const mi::IntegerMatrixFormat format{bits, parse_granularity(granularity).layout, false};
+    std::vector<mi::IntegerMatrixFormat> formats(model.matrices().size(), format);
+    // A binary embedding is stored as its lossless sign code, as the search stores it.
+    if (model.options().binary_embedding) formats.front() = mi::binary_embedding_format;
+    return qslm::value_or_throw(mi::integer_spikegpt_footprint(dims, formats), "integer footprint");
+}
+
+int cmd_info(const std::string& model_arg, const std::string& target, bool as_json, int bits,
+             const std::string& granularity) {
+    const auto model = load_spikegpt(model_arg);
+    const std::string path = resolve_model_path(model_arg);
+    const bool stored_qslm = qslm::io::is_qslm_file(path);
+    const auto& c = model.config();
+    json j;
+    j["model"] = path;
+    j["type"] = "spikegpt";
+    j["config"] = {{"n_layer", c.n_layer}, {"n_embd", c.n_embd}, {"vocab_size", c.vocab_size}, {"ffn_hidden", c.ffn_hidden},
+                   {"binary_embedding", model.options().binary_embedding}};
+    j["parameters"] = float_bytes(model) / sizeof(float);
+    j["searched_weights"] = total_matrix_weights(model);
+    j["fp32_bytes"] = float_bytes(model);
+    j["arena_bytes_float_path"] = arena_bytes(model);
+    json mats = json::array();
+    for (const auto& m : model.matrices()) mats.push_back({{"name", m.name}, {"rows", m.rows}, {"cols", m.cols}});
+    j["matrices"] = mats;
+    const auto fp = integer_footprint(model, path, bits, granularity);
+    const std::string deployment =
+        stored_qslm ? std::string("the widths stored in the .qslm") : std::to_string(bits) + "-bit " + granularity + " weights";
+    j["integer_deployment"] = {{"weights", deployment},
+                               {"flash_bytes", fp.flash_bytes()},
+                               {"flash", {{"weights", fp.weight_bytes}, {"multipliers", fp.multiplier_bytes},
+                                          {"vectors", fp.vector_bytes}, {"exp_table", fp.table_bytes}}},
+                               {"ram_bytes", fp.ram_bytes()},
+                               {"ram", {{"membranes", fp.arena.membrane_bytes()}, {"rwkv_state", fp.arena.rwkv_state_bytes()},
+                                        {"activations", fp.arena.activation_bytes()}}},
+                               {"note", "flash without program code (about 12 KB on a Cortex-M7), RAM without the stack"}};
+    std::string fit_line;
+    if (!target.empty()) {
+        const auto profile = qslm::hw::resolve_profile(target);
+        qslm::hw::Footprint need;
+        need.weight_bytes = fp.flash_bytes();
+        need.arena_bytes = fp.ram_bytes();
+        need.max_weight_bits = stored_qslm ? 8u : static_cast<unsigned>(bits);
+        const auto fit = qslm::hw::check_fit(profile, need);
+        fit_line = fit.sentence;
+        j["fit"] = {{"target", profile.name}, {"fits", fit.fits}, {"sentence", fit.sentence}};
+    }
+    if (as_json) {
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    std::printf("%s: SpikeGPT, %zu layers x %zu wide, vocabulary %zu, %zu parameters (%s embedding)\n", path.c_str(),
+                c.n_layer, c.n_embd, c.vocab_size, j["parameters"].get<std::size_t>(),
+                model.options().binary_embedding ? "binary" : "float");
+    std::printf("fp32 size %zu bytes; %zu weight matrices (%zu weights) are searched; float-path arena %zu bytes\n",
+                float_bytes(model), model.matrices().size(), total_matrix_weights(model), arena_bytes(model));
+    std::printf("integer-only deployment with %s: flash %zu bytes (weights %zu, multipliers %zu, vectors %zu, exp table %zu; "
+                "plus code), RAM arena %zu bytes (plus stack)\n",
+                deployment.c_str(), fp.flash_bytes(), fp.weight_bytes, fp.multiplier_bytes, fp.vector_bytes, fp.table_bytes,
+                fp.ram_bytes());
+    if (!fit_line.empty()) std::printf("%s\n", fit_line.c_str());
+    return 0;
+}
+
+// ---- eval ------------------------------------------------------------------------------------
+
+/// Accuracy of a classifier on --data, float or with every weight matrix at `uniform_bits`
+/// (rounded to nearest, as the search rounds it).
+int cmd_eval_sdt(const std::string& model_arg, const DataOptions& data, int uniform_bits, const std::string& granularity,
+                 const std::string& rounding, bool as_json, unsigned threads) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string path = resolve_model_path(model_arg);
+    const auto model = qslm::models::SdtModel::load(path);
+    if (uniform_bits != 0 && qslm::quant::parse_rounding_method(rounding) != qslm::quant::RoundingMethod::nearest)
+        qslm::fail(qslm::Status::invalid_argument, "--rounding " + rounding +
+                                                       " needs per-layer input statistics, which are only gathered for "
+                                                       "SpikeGPT; a classifier is rounded to nearest");
+    const ClassifierData d = make_classifier_data(model, data, false);
+    std::vector<std::vector<float>> quantized;
+    std::vector<std::span<const float>> replacements;
+    // A .qslm (e.g. the search's model.qslm) is counted as stored: packed tensors at their
+    // packed size, the rest float32, as the search counts them.
+    const bool stored_qslm = qslm::io::is_qslm_file(path);
+    std::size_t bytes = float_bytes(model);
+    if (stored_qslm && uniform_bits == 0) {
+        bytes = 0;
+        for (const auto& t : qslm::io::load_qslm(path).tensors)
+            bytes += t.is_packed() ? t.visit_view([](const auto& v) { return v.bytes(); }) : t.size() * sizeof(float);
+    }
+    if (uniform_bits != 0) {
+        const qslm::QuantSpec spec = parse_granularity(granularity);
+        replacements.resize(model.matrices().size());
+        quantized.resize(model.matrices().size());
+        bytes -= total_matrix_weights(model) * sizeof(float);
+        for (std::size_t m = 0; m < model.matrices().size(); ++m) {
+            const auto& info = model.matrices()[m];
+            const auto t = qslm::value_or_throw(
+                qslm::AnyPackedTensor::quantize(uniform_bits, model.matrix_weights(m), info.rows, info.cols, spec), info.name);
+            bytes += t.bytes();
+            quantized[m] = t.dequantize();
+            replacements[m] = quantized[m];
+        }
+    }
+    const auto inst = model.instance(replacements);
+    const auto evaluator = qslm::search::make_sdt_evaluator(model, d.full);
+    const auto ev = evaluator.evaluate(inst, {.threads = threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads});
+    const double accuracy = ev.performance.value;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const json j = {{"model", path},
+                    {"type", "sdt"},
+                    {"data", d.description},
+                    {"examples", d.full.size()},
+                    {"accuracy", accuracy},
+                    {"bytes", bytes},
+                    {"fp32_bytes", float_bytes(model)},
+                    {"uniform_bits", uniform_bits == 0 ? json(nullptr) : json(uniform_bits)},
+                    {"granularity", uniform_bits == 0 ? json(nullptr) : json(granularity)},
+                    {"rounding", uniform_bits == 0 ? json(nullptr) : json(rounding)},
+                    {"seconds", seconds}};
+    if (as_json) {
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::printf("%s on %s\n",
+                    uniform_bits ? ("uniform " + std::to_string(uniform_bits) + "-bit " + granularity).c_str()
+                                 : (stored_qslm ? "as stored" : "float"),
+                    d.description.c_str());
+        std::printf("accuracy %.2f %%, %zu bytes (%.1f%% of fp32), %.1f s\n", 100.0 * accuracy, bytes,
+                    100.0 * static_cast<double>(bytes) / static_cast<double>(float_bytes(model)), seconds);
+    }
+    return 0;
+}
+
+int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, const std::string& granularity,
+             const std::string& rounding, bool as_json, unsigned threads) {
+    if (model_kind(model_arg) == qslm::io::ModelKind::sdt)
+        return cmd_eval_sdt(model_arg, data, uniform_bits, granularity, rounding, as_json, threads);
+    const auto model = load_spikegpt(model_arg);
+    const auto method = qslm::quant::parse_rounding_method(rounding);
+    const auto t0 = std::chrono::steady_clock::now();
+    const LmData d = make_lm_data(model, data);
+    // GPTQ / adaptive rounding read each matrix's input statistics, gathered by a float
+    // forward pass over the calibration sequences (not the evaluation set).
+    std::optional<qslm::quant::CalibrationSet> calibration;
+    if (uniform_bits != 0 && qslm::quant::needs_calibration(method))
+        calibration.emplace(qslm::quant::calibrate_spikegpt(model, d.calibration));
+    const qslm::search::SpikeGptRounding rounder(model, method, calibration ? &*calibration : nullptr, {}, threads);
+    std::vector<std::vector<float>> quantized;
+    std::vector<std::span<const float>> replacements;
+    std::size_t bytes = float_bytes(model);
+    if (uniform_bits != 0) {
+        const qslm::QuantSpec spec = parse_granularity(granularity);
+        replacements.resize(model.matrices().size());
+        quantized.resize(model.matrices().size());
+        bytes -= total_matrix_weights(model) * sizeof(float);
+        for (std::size_t m = 0; m < model.matrices().size(); ++m) {
+            const auto& info = model.matrices()[m];
+            // A binary embedding only passes on signs: its lossless 1-bit sign code, as the
+            // search stores it (see search/adapters/spikegpt.hpp).
+            const bool sign_code = m == 0 && model.options().binary_embedding;
+            auto t = sign_code ? qslm::value_or_throw(qslm::AnyPackedTensor::quantize(1, model.matrix_weights(m), info.rows,
+                                                                                       info.cols, {qslm::ScaleLayout::per_tensor()}),
+                                                      info.name)
+                               : rounder.quantize(m, uniform_bits, spec);
+            bytes += t.bytes();
+            quantized[m] = t.dequantize();
+            replacements[m] = quantized[m];
+        }
+    }
+    const auto inst = model.instance(replacements);
+    qslm::search::SpikeGptEvaluator evaluator(d.full, {}, {.metric = qslm::eval::LmMetric::bits_per_char});
+    const auto ev = evaluator.evaluate(inst, {.threads = threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads});
+    const double bpc = ev.performance.value;
+    const double ppl = std::exp2(bpc * d.bytes_per_word);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    json j = {{"model", resolve_model_path(model_arg)},
+              {"data", d.description},
+              {"bits_per_char", bpc},
+              {"perplexity", ppl},
+              {"perplexity_kind", "word-level: 2^(bits_per_char * bytes_per_word)"},
+              {"byte_perplexity", std::exp2(bpc)},
+              {"bytes_per_word", d.bytes_per_word},
+              {"tokens", [&] { std::size_t n = 0; for (auto& s : d.full) n += s.size() - 1; return n; }()},
+              {"bytes", bytes},
+              {"fp32_bytes", float_bytes(model)},
+              {"uniform_bits", uniform_bits == 0 ? json(nullptr) : json(uniform_bits)},
+              {"granularity", uniform_bits == 0 ? json(nullptr) : json(granularity)},
+              {"rounding", uniform_bits == 0 ? json(nullptr) : json(rounding)},
+              {"seconds", seconds}};
+    if (as_json) {
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::printf("%s on %s\n", uniform_bits ? ("uniform " + std::to_string(uniform_bits) + "-bit " + granularity).c_str() : "float",
+                    d.description.c_str());
+        std::printf("bits per char %.4f, word-level perplexity %.2f, %zu bytes (%.1f%% of fp32), %.1f s\n", bpc, ppl, bytes,
+                    100.0 * static_cast<double>(bytes) / static_cast<double>(float_bytes(model)), seconds);
+    }
+    return 0;
+}
+
+// ---- search ----------------------------------------------------------------------------------
+
+struct SearchArgs {
+    std::string model = "bundled";
+    DataOptions data;
+    std::optional<std::size_t> max_bytes;
+    std::optional<double> max_bpw;
+    std::string target;
+    std::optional<double> max_ppl;
+    std::string max_drop;  ///< "2%" or "0.02"
+    std::string out = "qslm-search";
+    std::string sensitivity = "kl";
+    std::string strategy = "tiered";
+    std::string granularity = "channel";
+    std::string rounding = "nearest";
+    std::vector<int> widths = {8, 6, 5, 4, 3, 2};
+    double alpha = 0.5;
+    unsigned threads = 0;
+    bool quiet = false;
+    bool as_json = false;
+};
+
+double parse_fraction(const std::string& s) {
+    std::string t = s;
+    bool percent = !t.empty() && t.back() == '%';
+    if (percent) t.pop_back();
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    if (t.empty() || end != t.c_str() + t.size() || !(v >= 0.0))
+        qslm::fail(qslm::Status::invalid_argument, "'" + s + "' is not a non-negative number or percentage");
+    return percent ? v / 100.0 : v;
+}
+
+/// One search with the policies as types. `Rounding`: LayerRounder for SpikeGPT (it asks
+/// `subject` for each module's LayerRounding: nearest, gptq or adaptive), rounding::Nearest for
+/// models without per-layer statistics.
+template <class Sensitivity, template <class, class, class, class> class Strategy, class Rounding, class Model, class Evaluator>
+qslm::search::SearchResult run_search(const Model& subject, const Evaluator& evaluator,
+                                      const qslm::search::Constraints& constraints, const qslm::search::Options& options,
+                                      std::vector<std::optional<qslm::AnyPackedTensor>>& packed) {
+    using Search = Strategy<Sensitivity, Rounding, CliGranularity, qslm::objective::PerformanceMemoryTradeoff>;
+    Search search(options);
+    auto result = search.run(subject, evaluator, constraints);
+    if (result.chosen) packed = search.materialize(subject, result.chosen->setting);
+    return result;
+}
+
+/// --strategy x --sensitivity, chosen at run time.
+template <class Rounding, class Model, class Evaluator>
+qslm::search::SearchResult dispatch_search(const SearchArgs& a, const Model& subject, const Evaluator& evaluator,
+                                           const qslm::search::Constraints& constraints, const qslm::search::Options& options,
+                                           std::vector<std::optional<qslm::AnyPackedTensor>>& packed) {
+    using KL = qslm::sensitivity::KLDivergence;
+    using Task = qslm::sensitivity::TaskMetric;
+    if (a.strategy == "tiered" && a.sensitivity == "kl")
+        return run_search<KL, qslm::search::Tiered, Rounding>(subject, evaluator, constraints, options, packed);
+    if (a.strategy == "tiered" && a.sensitivity == "task")
+        return run_search<Task, qslm::search::Tiered, Rounding>(subject, evaluator, constraints, options, packed);
+    if (a.strategy == "budget" && a.sensitivity == "kl")
+        return run_search<KL, qslm::search::BudgetExact, Rounding>(subject, evaluator, constraints, options, packed);
+    if (a.strategy == "budget" && a.sensitivity == "task")
+        return run_search<Task, qslm::search::BudgetExact, Rounding>(subject, evaluator, constraints, options, packed);
+    qslm::fail(qslm::Status::invalid_argument, "unknown --strategy/--sensitivity combination '" + a.strategy + "'/'" +
+                                                   a.sensitivity + "' (strategies: tiered, budget; sensitivities: kl, task)");
+}
+
+/// The memory constraints shared by both model kinds (--max-bytes, --max-bits-per-weight,
+/// --target with the model's float-path arena).
+qslm::search::Constraints memory_constraints(const SearchArgs& a, std::size_t arena) {
+    qslm::search::Constraints constraints;
+    constraints.max_bytes = a.max_bytes;
+    constraints.target_bits_per_weight = a.max_bpw;
+    if (!a.target.empty()) {
+        const auto profile = qslm::hw::resolve_profile(a.target);
+        const std::size_t budget = qslm::hw::memory_budget(profile, arena).weight_bytes;
+        constraints.max_bytes = constraints.max_bytes ? std::min(*constraints.max_bytes, budget) : budget;
+    }
+    return constraints;
+}
+
+/// The search on a classifier: accuracy on labelled sentences, rounding to nearest.
+///
+/// Data: candidates are scored on the calibration set (--calibration-data, or a slice of
+/// --data) and the best are verified on --data, so the accuracy reported for the chosen
+/// setting is measured on sentences the search did not choose it on when --calibration-data
+/// is a separate file (e.g. SST-2 train.tsv, with dev.tsv as --data).
+///
+/// --max-drop D (accuracy points) becomes the search's relative bound D / (100 * A_float),
+/// with A_float the float model's accuracy on --data: on the verification set that is exactly
+/// "accuracy >= A_float - D/100"; on the calibration set it allows the same relative drop.
+int cmd_search_sdt(const SearchArgs& a, std::chrono::steady_clock::time_point t0) {
+    const std::string path = resolve_model_path(a.model);
+    const auto model = qslm::models::SdtModel::load(path);
+    CliGranularity::current = parse_granularity(a.granularity);
+    if (qslm::quant::parse_rounding_method(a.rounding) != qslm::quant::RoundingMethod::nearest)
+        qslm::fail(qslm::Status::invalid_argument, "--rounding " + a.rounding +
+                                                       " needs per-layer input statistics, which are only gathered for "
+                                                       "SpikeGPT; a classifier is rounded to nearest");
+    if (a.max_ppl)
+        qslm::fail(qslm::Status::invalid_argument,
+                   "--max-ppl bounds a language model's perplexity; a classifier's bound is --max-drop in accuracy points");
+    const double max_drop_points = a.max_drop.empty() ? -1.0 : parse_accuracy_points(a.max_drop);
+    qslm::search::Constraints constraints = memory_constraints(a, arena_bytes(model));
+
+    const ClassifierData d = make_classifier_data(model, a.data, true);
+    const auto evaluator = qslm::search::make_sdt_evaluator(model, d.calibration, d.full);
+    const unsigned threads = a.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : a.threads;
+    double float_accuracy = 0.0;
+    if (max_drop_points >= 0.0) {
+        // One float evaluation of --data, before the search, to turn points into the search's
+        // relative bound (the search evaluates the float model on --data again for its report).
+        float_accuracy = evaluator.evaluate(model.instance(), {.full = true, .threads = threads}).performance.value;
+        if (!(float_accuracy > 0.0))
+            qslm::fail(qslm::Status::invalid_argument, "the float model gets no sentence of " + a.data.data +
+                                                           " right; a drop in accuracy points means nothing there");
+        constraints.max_drop = std::min(max_drop_points / 100.0 / float_accuracy, 0.999999);
+    }
+
+    fs::create_directories(a.out);
+    qslm::search::TerminalProgressBar bar(std::cerr, !a.quiet && !a.as_json);
+    qslm::search::Options options;
+    options.widths = a.widths;
+    options.alpha = a.alpha;
+    options.threads = a.threads;
+    options.log_path = (fs::path(a.out) / "evaluations.jsonl").string();
+    options.log_tag = "calibration " + d.calibration_description + ", full " + d.description + " accuracy " + CliGranularity::name();
+    options.progress = [&](const qslm::search::Progress& p) { bar(p); };
+    options.cancel = &g_cancel;
+    std::signal(SIGINT, on_sigint);
+
+    const qslm::search::SdtSearchModel subject(model);
+    std::vector<std::optional<qslm::AnyPackedTensor>> packed;
+    qslm::search::SearchResult result;
+    try {
+        result = dispatch_search<qslm::rounding::Nearest>(a, subject, evaluator, constraints, options, packed);
+    } catch (const qslm::Error& e) {
+        bar.finish();
+        if (e.code() == qslm::Status::cancelled) {
+            std::fprintf(stderr, "interrupted: every finished evaluation is in %s; run the same command again to resume\n",
+                         options.log_path.c_str());
+            return 130;
+        }
+        throw;
+    }
+    bar.finish();
+
+    json report = qslm::search::to_json(result);
+    report["type"] = "sdt";
+    report["rounding"] = a.rounding;
+    report["data"] = d.description;
+    report["calibration_data"] = d.calibration_description;
+    report["model"] = path;
+    report["fp32_bytes"] = float_bytes(model);
+    if (max_drop_points >= 0.0) {
+        report["max_drop_points"] = max_drop_points;
+        report["float_accuracy_full"] = float_accuracy;
+    }
+    report["seconds_total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!a.target.empty()) report["target"] = a.target;
+    {
+        std::ofstream f(fs::path(a.out) / "report.json");
+        f << report.dump(2) << "\n";
+    }
+    qslm::search::write_pareto_svg(result, (fs::path(a.out) / "pareto.svg").string());
+    if (result.chosen) {
+        std::vector<const qslm::AnyPackedTensor*> ptrs(model.matrices().size(), nullptr);
+        for (std::size_t m = 0; m < packed.size(); ++m)
+            if (packed[m]) ptrs[subject.matrix_index(m)] = &*packed[m];
+        qslm::io::save_qslm(fs::path(a.out) / "model.qslm", model.to_qslm(ptrs));
+    }
+
+    if (a.as_json) {
+        std::cout << report.dump(2) << "\n";
+        return result.satisfied ? 0 : 3;
+    }
+    std::printf("%s\n", result.message.c_str());
+    const auto& base = result.baseline_full ? *result.baseline_full : result.baseline;
+    std::printf("float model:  %10zu bytes  accuracy %.2f %%  (%s)\n", base.bytes, 100.0 * base.performance.value,
+                (result.baseline_full ? d.description : d.calibration_description).c_str());
+    if (result.chosen) {
+        const auto& ch = result.chosen_full ? *result.chosen_full : *result.chosen;
+        const double bpw = report["chosen"].value("bits_per_weight", 0.0);
+        std::printf("chosen:       %10zu bytes  accuracy %.2f %%  (%.2f bits/weight, memory -%.1f%%, accuracy %+.2f points)\n",
+                    ch.bytes, 100.0 * ch.performance.value, bpw,
+                    100.0 * (1.0 - static_cast<double>(ch.bytes) / static_cast<double>(base.bytes)),
+                    100.0 * (ch.performance.value - base.performance.value));
+    } else {
+        std::printf("closest settings (calibration set):\n");
+        for (const std::size_t i : result.closest) {
+            const auto& c = result.candidates[i];
+            std::printf("  %10zu bytes  accuracy %.2f %%  (%s)\n", c.bytes, 100.0 * c.performance.value, c.origin.c_str());
+        }
+    }
+    std::printf("%zu evaluations (%zu reused from the log) of %.3g possible settings, %.1f s; report, Pareto plot and model in %s/\n",
+                result.evaluations, result.reused_from_log, result.exhaustive_settings, report["seconds_total"].get<double>(),
+                a.out.c_str());
+    return result.satisfied ? 0 : 3;
+}
+
+int cmd_search(SearchArgs a) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (model_kind(a.model) == qslm::io::ModelKind::sdt) return cmd_search_sdt(a, t0);
+    if (!a.data.calibration_data.empty())
+        qslm::fail(qslm::Status::invalid_argument,
+                   "--calibration-data is for classifiers; a language model calibrates on the start of --data");
+    const auto model = load_spikegpt(a.model);
+    CliGranularity::current = parse_granularity(a.granularity);
+    const auto method = qslm::quant::parse_rounding_method(a.rounding);
+
+    qslm::search::Constraints constraints = memory_constraints(a, arena_bytes(model));
+    constraints.max_ppl = a.max_ppl;
+    // "--max-drop 2%" reads as "perplexity may rise by at most 2 %": P <= 1.02 P_float. The
+    // search's max_drop is 1 - P_float / P for lower-is-better metrics, hence the conversion.
+    if (!a.max_drop.empty()) constraints.max_drop = 1.0 - 1.0 / (1.0 + parse_fraction(a.max_drop));
+
+    const LmData d = make_lm_data(model, a.data);
+    // The search judges word-level perplexity (what the targets are stated in); on data-free
+    // text the bytes-per-word ratio is that of the sampled text.
+    qslm::search::SpikeGptEvaluator evaluator(d.calibration, d.full,
+                                              {.metric = qslm::eval::LmMetric::word_perplexity,
+                                               .bytes_per_word = d.bytes_per_word});
+    // Calibrated rounding fits to sequences disjoint from those the search scores on (see LmData).
+    std::optional<qslm::quant::CalibrationSet> calibration;
+    if (qslm::quant::needs_calibration(method)) calibration.emplace(qslm::quant::calibrate_spikegpt(model, d.rounding_fit));
+    const qslm::search::SpikeGptRounding rounding(model, method, calibration ? &*calibration : nullptr, {}, a.threads);
+    qslm::search::CalibratedSpikeGptSearchModel subject(model, rounding);
+
+    fs::create_directories(a.out);
+    qslm::search::TerminalProgressBar bar(std::cerr, !a.quiet && !a.as_json);
+    qslm::search::Options options;
+    options.widths = a.widths;
+    options.alpha = a.alpha;
+    options.threads = a.threads;
+    options.log_path = (fs::path(a.out) / "evaluations.jsonl").string();
+    // The rounding is part of the tag so that a resumed search never reuses evaluations made
+    // with another policy (left out for nearest: older logs stay valid).
+    options.log_tag = d.description + " word_perplexity " + CliGranularity::name() +
+                      (method == qslm::quant::RoundingMethod::nearest ? std::string() : " rounding " + a.rounding);
+    options.progress = [&](const qslm::search::Progress& p) { bar(p); };
+    options.cancel = &g_cancel;
+    std::signal(SIGINT, on_sigint);
+
+    std::vector<std::optional<qslm::AnyPackedTensor>> packed;
+    qslm::search::SearchResult result;
+    try {
+        result = dispatch_search<qslm::search::LayerRounder>(a, subject, evaluator, constraints, options, packed);
+    } catch (const qslm::Error& e) {
+        bar.finish();
+        if (e.code() == qslm::Status::cancelled) {
+            std::fprintf(stderr, "interrupted: every finished evaluation is in %s; run the same command again to resume\n",
+                         options.log_path.c_str());
+            return 130;
+        }
+        throw;
+    }
+    bar.finish();
+
+    json report = qslm::search::to_json(result);
+    report["rounding"] = a.rounding;
+    report["data"] = d.description;
+    report["model"] = resolve_model_path(a.model);
+    report["fp32_bytes"] = float_bytes(model);
+    report["seconds_total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!a.target.empty()) report["target"] = a.target;
+    {
+        std::ofstream f(fs::path(a.out) / "report.json");
+        f << report.dump(2) << "\n";
+    }
+    qslm::search::write_pareto_svg(result, (fs::path(a.out) / "pareto.svg").string());
+    if (result.chosen) {
+        std::vector<const qslm::AnyPackedTensor*> ptrs(model.matrices().size(), nullptr);
+        if (subject.fixed_embedding()) ptrs[0] = subject.fixed_embedding();
+        for (std::size_t m = 0; m < packed.size(); ++m)
+            if (packed[m]) ptrs[subject.matrix_index(m)] = &*packed[m];
+        const auto q = model.to_qslm(ptrs);
+        qslm::io::save_qslm(fs::path(a.out) / "model.qslm", q);
+    }
+
+    if (a.as_json) {
+        std::cout << report.dump(2) << "\n";
+        return result.satisfied ? 0 : 3;
+    }
+    std::printf("%s\n", result.message.c_str());
+    const auto& base = result.baseline_full ? *result.baseline_full : result.baseline;
+    std::printf("float model:  %10zu bytes  word-ppl %.3f  (%s)\n", base.bytes, base.performance.value, d.description.c_str());
+    if (result.chosen) {
+        const auto& ch = result.chosen_full ? *result.chosen_full : *result.chosen;
+        const double bpw = report["chosen"].value("bits_per_weight", 0.0);
+        std::printf("chosen:       %10zu bytes  word-ppl %.3f  (%.2f bits/weight, memory -%.1f%%, perplexity %+.2f%%)\n",
+                    ch.bytes, ch.performance.value, bpw,
+                    100.0 * (1.0 - static_cast<double>(ch.bytes) / static_cast<double>(base.bytes)),
+                    100.0 * (ch.performance.value / base.performance.value - 1.0));
+    } else {
+        std::printf("closest settings:\n");
+        for (const std::size_t i : result.closest) {
+            const auto& c = result.candidates[i];
+            std::printf("  %10zu bytes  word-ppl %.3f  (%s)\n", c.bytes, c.performance.value, c.origin.c_str());
+        }
+    }
+    std::printf("%zu evaluations (%zu reused from the log) of %.3g possible settings, %.1f s; report, Pareto plot and model in %s/\n",
+                result.evaluations, result.reused_from_log, result.exhaustive_settings, report["seconds_total"].get<double>(),
+                a.out.c_str());
+    return result.satisfied ? 0 : 3;
+}
+
+// ---- run -------------------------------------------------------------------------------------
+
+std::vector<std::uint32_t> parse_tokens(const std::string& list, std::size_t vocab) {
+    std::vector<std::uint32_t> out;
+    std::stringstream ss(list);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        char* end = nullptr;
+        const long v = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || v < 0 || static_cast<std::size_t>(v) >= vocab)
+            qslm::fail(qslm::Status::out_of_range, "token '" + item + "' is not an id in [0, " + std::to_string(vocab) + ")");
+        out.push_back(static_cast<std::uint32_t>(v));
+    }
+    if (out.empty()) qslm::fail(qslm::Status::invalid_argument, "--tokens needs at least one token id");
+    return out;
+}
+
+int cmd_run(const std::string& model_arg, const std::string& prompt, const std::string& tokens_arg,
+            const std::string& dump, std::size_t n, float temperature, float top_p, std::uint64_t seed) {
+    const auto owner = load_spikegpt(model_arg);
+    if (!tokens_arg.empty()) {
+        const auto tokens = parse_tokens(tokens_arg, owner.vocab_size());
+        const auto inst = owner.instance();
+        const json j = qslm::models::dump_logits_json(inst, std::span<const std::uint32_t>(tokens));
+        if (!dump.empty()) {
+            qslm::models::write_logits_json(j, dump);
+            std::printf("wrote the logits of %zu steps to %s\n", tokens.size(), dump.c_str());
+        } else {
+            std::cout << j.dump() << "\n";
+        }
+        return 0;
+    }
+    if (owner.vocab_size() != 256)
+        qslm::fail(qslm::Status::invalid_argument, "--prompt needs a byte-level model (vocabulary 256); use --tokens");
+    const auto inst = owner.instance();
+    const auto& model = inst.model();
+    std::vector<float> state(model.state_floats()), scratch(model.scratch_floats()), logits(model.vocab_size());
+    std::vector<float> probs(model.vocab_size());
+    std::vector<std::uint32_t> order(model.vocab_size());
+    qslm::models::SpikeGptStream stream(model, state, scratch, logits);
+    qslm::models::SmallRng rng(seed);
+    const qslm::models::SamplingOptions sampling{.temperature = temperature, .top_p = top_p};
+    qslm::throw_if_failed(stream.reset(), "cannot reset the model");
+    const std::string p = prompt.empty() ? std::string("\n") : prompt;
+    std::fwrite(p.data(), 1, p.size(), stdout);
+    std::span<const float> next;
+    for (const char c : p) next = qslm::value_or_throw(stream.step(static_cast<std::uint32_t>(static_cast<unsigned char>(c))));
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t tok = qslm::value_or_throw(qslm::models::sample_token(next, sampling, rng, probs, order));
+        const char byte = static_cast<char>(tok);
+        std::fwrite(&byte, 1, 1, stdout);
+        next = qslm::value_or_throw(stream.step(tok));
+    }
+    std::fputc('\n', stdout);
+    return 0;
+}
+
+// ---- export ----------------------------------------------------------------------------------
+
+int cmd_export(const std::string& model_arg, const std::string& header, const std::string& name) {
+    const auto q = qslm::io::load_qslm(model_arg);
+    qslm::io::HeaderExportOptions options;
+    if (!name.empty()) options.namespace_name = name;
+    options.source_name = fs::path(model_arg).filename().string();
+    qslm::io::write_header(header, q, options);
+    std::printf("wrote %s (%zu tensors) from %s\n", header.c_str(), q.tensors.size(), model_arg.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"qslm: quantized spike-driven language models — inspect, evaluate, search, run, export"};
+    app.require_subcommand(1);
+
+    std::string model = "bundled";
+    bool as_json = false;
+
+    auto* info = app.add_subcommand("info", "describe a model (and whether it fits a target)");
+    std::string info_target;
+    info->add_option("model", model, "model file (.safetensors or .qslm), or 'bundled'");
+    info->add_option("--target", info_target, "device profile name (cortex-m4, cortex-m7, cortex-a53, ...) or JSON file");
+    info->add_flag("--json", as_json, "machine-readable output");
+    int info_bits = 4;
+    std::string info_gran = "channel";
+    info->add_option("--bits", info_bits, "weight width of the integer deployment footprint (float checkpoints)")
+        ->check(CLI::Range(1, 8));
+    info->add_option("--granularity", info_gran, "scales of that footprint: tensor | channel | group:G");
+
+    auto* eval = app.add_subcommand("eval", "perplexity / bits per char of a model (accuracy of a classifier), float or uniformly quantized");
+    DataOptions eval_data;
+    int uniform_bits = 0;
+    std::string eval_gran = "channel", eval_rounding = "nearest";
+    unsigned eval_threads = 0;
+    eval->add_option("model", model, "model file, 'bundled' (SpikeGPT) or 'bundled-sdt' (SST-2 classifier)");
+    add_data_options(eval, eval_data);
+    eval->add_option("--uniform-bits", uniform_bits, "quantize every weight matrix to B bits first")->check(CLI::Range(1, 8));
+    eval->add_option("--granularity", eval_gran, "tensor | channel | group:G");
+    eval->add_option("--group", [&](const CLI::results_t& r) { eval_gran = "group:" + r[0]; return true; }, "shorthand for --granularity group:G");
+    eval->add_option("--rounding", eval_rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on the calibration sequences)");
+    eval->add_option("--threads", eval_threads, "threads (0 = all)");
+    eval->add_flag("--json", as_json, "machine-readable output");
+
+    auto* search = app.add_subcommand("search", "find per-module widths that meet a memory budget and a perplexity (or accuracy) bound");
+    SearchArgs sa;
+    search->add_option("model", sa.model, "model file, 'bundled' (SpikeGPT) or 'bundled-sdt' (SST-2 classifier)");
+    add_data_options(search, sa.data);
+    auto* mb = search->add_option("--max-bytes", sa.max_bytes, "memory budget in bytes (whole model)");
+    auto* mbpw = search->add_option("--max-bits-per-weight", sa.max_bpw, "memory budget as average bits per searched weight");
+    search->add_option("--target", sa.target, "derive the memory budget from a device profile");
+    auto* mp = search->add_option("--max-ppl", sa.max_ppl, "largest acceptable word-level perplexity");
+    auto* md = search->add_option("--max-drop", sa.max_drop,
+                                  "largest acceptable perplexity increase over the float model, e.g. 2% (P <= 1.02 P_float); "
+                                  "for a classifier the largest accuracy drop in points on --data, e.g. 0.5 (A >= A_float - 0.005)");
+    mp->excludes(md);
+    mb->excludes(mbpw);
+    search->add_option("--out", sa.out, "output folder (report.json, pareto.svg, model.qslm, evaluations.jsonl)");
+    search->add_option("--calibration-data", sa.data.calibration_data,
+                       "classifiers: labelled TSV the search scores candidates on (e.g. SST-2 train.tsv); default: a slice of --data")
+        ->check(CLI::ExistingFile);
+    search->add_option("--calibration-examples", sa.data.calibration_examples,
+                       "classifiers: sentences taken from the calibration set, evenly spread (0 = all)");
+    search->add_option("--sensitivity", sa.sensitivity, "kl | task");
+    search->add_option("--strategy", sa.strategy, "tiered (QSLM) | budget (knapsack allocator)");
+    search->add_option("--granularity", sa.granularity, "tensor | channel | group:G");
+    search->add_option("--rounding", sa.rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on the calibration sequences)");
+    search->add_option("--widths", sa.widths, "candidate widths")->delimiter(',');
+    search->add_option("--alpha", sa.alpha, "weight of performance in the trade-off score")->check(CLI::Range(0.0, 1.0));
+    search->add_option("--threads", sa.threads, "threads (0 = all)");
+    search->add_flag("--quiet", sa.quiet, "no progress bar");
+    search->add_flag("--json", sa.as_json, "print report.json to stdout");
+
+    auto* run = app.add_subcommand("run", "generate text, or dump the logits of given tokens");
+    std::string prompt, tokens, dump;
+    std::size_t n = 200;
+    float temperature = 0.8f, top_p = 0.9f;
+    std::uint64_t seed = 1;
+    run->add_option("model", model, "model file or 'bundled'");
+    run->add_option("--prompt", prompt, "text to continue (byte-level models)");
+    run->add_option("--tokens", tokens, "comma-separated token ids fed one by one from a fresh state");
+    run->add_option("--dump-logits", dump, "write the logits of every step as JSON (with --tokens)");
+    run->add_option("-n,--max-tokens", n, "tokens to generate");
+    run->add_option("--temperature", temperature, "sampling temperature (0 = greedy)");
+    run->add_option("--top-p", top_p, "nucleus sampling threshold");
+    run->add_option("--seed", seed, "sampling seed");
+
+    auto* exp = app.add_subcommand("export", "write a C++ header with constexpr packed weights from a .qslm file");
+    std::string exp_model, header, ns;
+    exp->add_option("model", exp_model, ".qslm file (e.g. the search's model.qslm)")->required()->check(CLI::ExistingFile);
+    exp->add_option("--header", header, "output header")->required();
+    exp->add_option("--namespace", ns, "C++ namespace of the generated code");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    try {
+        if (*info) return cmd_info(model, info_target, as_json, info_bits, info_gran);
+        if (*eval) return cmd_eval(model, eval_data, uniform_bits, eval_gran, eval_rounding, as_json, eval_threads);
+        if (*search) {
+            if (!sa.max_bytes && !sa.max_bpw && sa.target.empty() && !sa.max_ppl && sa.max_drop.empty())
+                std::fprintf(stderr, "note: no constraint given; the search only maximises the trade-off score\n");
+            return cmd_search(sa);
+        }
+        if (*run) return cmd_run(model, prompt, tokens, dump, n, temperature, top_p, seed);
+        if (*exp) return cmd_export(exp_model, header, ns);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "qslm: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,108 @@
+# ctest entries test_cli_sdt (PART=tiny) and test_cli_sdt_sst2 (PART=sst2): see CMakeLists.txt.
+# Inputs (-D): QSLM (the tool), SOURCE_DIR, WORK_DIR, PART, DATA_DIR (sst2 only).
+
+cmake_minimum_required(VERSION 3.20)  # IN_LIST, string(JSON)
+
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+
+# run(<out-var> <expected rc list> args...): runs the tool from the source tree; fails unless
+# the exit status is one of the expected ones. Sets <out-var> (stdout) and <out-var>_ERR.
+function(run out expected_rcs)
+  execute_process(COMMAND "${QSLM}" ${ARGN} WORKING_DIRECTORY "${SOURCE_DIR}"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
+  string(REPLACE "," ";" expected "${expected_rcs}")
+  if(NOT rc IN_LIST expected)
+    string(REPLACE ";" " " cmd "${ARGN}")
+    message(FATAL_ERROR "qslm ${cmd}: exit status ${rc}, expected ${expected_rcs}\nstdout: ${stdout}\nstderr: ${stderr}")
+  endif()
+  set(${out} "${stdout}" PARENT_SCOPE)
+  set(${out}_ERR "${stderr}" PARENT_SCOPE)
+  set(${out}_RC "${rc}" PARENT_SCOPE)
+endfunction()
+
+function(expect condition_text)
+  if(NOT (${ARGN}))
+    message(FATAL_ERROR "failed: ${condition_text}")
+  endif()
+endfunction()
+
+function(expect_error what pattern)
+  run(out 1 ${ARGN})
+  string(FIND "${out_ERR}" "${pattern}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "${what}: stderr lacks '${pattern}': ${out_ERR}")
+  endif()
+endfunction()
+
+if(PART STREQUAL "tiny")
+  set(model models/tiny/sdt-tiny-s1.safetensors)
+  set(data tests/cli/data/tiny-sst2.tsv)
+
+  # Float, then 4 bits: accuracy is a fraction, the byte counts are consistent.
+  run(float 0 eval ${model} --data ${data} --json)
+  string(JSON type GET "${float}" type)
+  string(JSON examples GET "${float}" examples)
+  string(JSON acc GET "${float}" accuracy)
+  string(JSON bytes GET "${float}" bytes)
+  string(JSON fp32 GET "${float}" fp32_bytes)
+  expect("type sdt" type STREQUAL "sdt")
+  expect("24 examples" examples EQUAL 24)
+  expect("accuracy in [0, 1]" NOT acc LESS 0 AND NOT acc GREATER 1)
+  expect("float bytes = fp32 bytes" bytes EQUAL fp32)
+  run(q4 0 eval ${model} --data ${data} --uniform-bits 4 --granularity group:8 --json)
+  string(JSON q4_bytes GET "${q4}" bytes)
+  string(JSON q4_bits GET "${q4}" uniform_bits)
+  expect("4 bits is smaller" q4_bytes LESS fp32)
+  expect("uniform_bits reported" q4_bits EQUAL 4)
+
+  # Classifier-specific errors are sentences, not crashes.
+  expect_error("data-free" "--data-free is for language models" eval ${model} --data-free)
+  expect_error("no data" "labelled sentences" eval ${model})
+  expect_error("percent drop" "accuracy points" search ${model} --data ${data} --max-drop 0.5% --out "${WORK_DIR}/x")
+  expect_error("gptq" "rounded to nearest" search ${model} --data ${data} --rounding gptq --out "${WORK_DIR}/x")
+  expect_error("max-ppl" "--max-ppl bounds a language model" search ${model} --data ${data} --max-ppl 3 --out "${WORK_DIR}/x")
+
+  # A search: exit 0 (met) or 3 (not met), the three files, and a model.qslm that scores what
+  # the report says when evaluated on its own.
+  set(out "${WORK_DIR}/search")
+  run(search "0,3" search ${model} --data ${data} --max-bits-per-weight 4 --max-drop 20 --widths 8,4,2
+      --threads 2 --quiet --json --out "${out}")
+  expect("report.json written" EXISTS "${out}/report.json")
+  expect("pareto.svg written" EXISTS "${out}/pareto.svg")
+  file(READ "${out}/report.json" report)
+  string(JSON metric GET "${report}" metric)
+  string(JSON points GET "${report}" max_drop_points)
+  string(JSON satisfied GET "${report}" satisfied)
+  expect("metric accuracy" metric STREQUAL "accuracy")
+  expect("max_drop_points 20" points EQUAL 20)
+  if(satisfied)
+    expect("exit 0 when satisfied" search_RC EQUAL 0)
+    expect("model.qslm written" EXISTS "${out}/model.qslm")
+    string(JSON chosen_score GET "${report}" chosen score)
+    string(JSON chosen_bytes GET "${report}" chosen bytes)
+    string(JSON limit GET "${report}" constraints memory_limit_bytes)
+    string(JSON float_full GET "${report}" float_accuracy_full)
+    expect("within the memory limit" NOT chosen_bytes GREATER limit)
+    run(again 0 eval "${out}/model.qslm" --data ${data} --json)
+    string(JSON again_acc GET "${again}" accuracy)
+    expect("model.qslm scores what the report says (${again_acc} vs ${chosen_score})" again_acc EQUAL chosen_score)
+    expect("the float accuracy is the eval's" float_full EQUAL acc)
+  else()
+    expect("exit 3 when not satisfied" search_RC EQUAL 3)
+  endif()
+elseif(PART STREQUAL "sst2")
+  set(dev "${DATA_DIR}/sst2/dev.tsv")
+  if(NOT EXISTS "${dev}")
+    message("QSLM_SKIPPED: ${dev} is absent (set QSLM_DATA_DIR to the folder holding sst2/)")
+    return()
+  endif()
+  run(float 0 eval bundled-sdt --data "${dev}" --threads 2 --json)
+  string(JSON examples GET "${float}" examples)
+  string(JSON acc GET "${float}" accuracy)
+  expect("872 dev sentences" examples EQUAL 872)
+  # 681 of 872 = 0.78096 (the checkpoint's scores say 0.781); one sentence is 0.00115.
+  expect("float dev accuracy 78.1 % (got ${acc})" acc GREATER 0.7798 AND acc LESS 0.7821)
+else()
+  message(FATAL_ERROR "PART must be tiny or sst2, not '${PART}'")
+endif()
