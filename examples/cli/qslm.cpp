@@ -307,6 +307,10 @@ qslm::models::integer::IntegerSpikeGptFootprint integer_footprint(const qslm::mo
 
 int cmd_info(const std::string& model_arg, const std::string& target, bool as_json, int bits,
              const std::string& granularity) {
+    if (model_kind(model_arg) != qslm::io::ModelKind::spikegpt)
+        qslm::fail(qslm::Status::invalid_argument,
+                   "'info' describes SpikeGPT language models; " + resolve_model_path(model_arg) +
+                       " is a spike-driven transformer classifier (use 'qslm eval --data DEV.tsv' for it)");
     const auto model = load_spikegpt(model_arg);
     const std::string path = resolve_model_path(model_arg);
     const bool stored_qslm = qslm::io::is_qslm_file(path);
