@@ -591,6 +591,22 @@ qslm::search::Constraints memory_constraints(const SearchArgs& a, std::size_t ar
 /// --max-drop D (accuracy points) becomes the search's relative bound D / (100 * A_float),
 /// with A_float the float model's accuracy on --data: on the verification set that is exactly
 /// "accuracy >= A_float - D/100"; on the calibration set it allows the same relative drop.
+/// Runs a search; on Ctrl-C says where the resumable log is and returns nothing.
+template <class Bar, class Run>
+std::optional<qslm::search::SearchResult> run_interruptible(Bar& bar, const qslm::search::Options& options, Run&& run) {
+    try {
+        auto result = run();
+        bar.finish();
+        return result;
+    } catch (const qslm::Error& e) {
+        bar.finish();
+        if (e.code() != qslm::Status::cancelled) throw;
+        std::fprintf(stderr, "interrupted: every finished evaluation is in %s; run the same command again to resume\n",
+                     options.log_path.c_str());
+        return std::nullopt;
+    }
+}
+
 int cmd_search_sdt(const SearchArgs& a, std::chrono::steady_clock::time_point t0) {
     const std::string path = resolve_model_path(a.model);
     const auto model = qslm::models::SdtModel::load(path);
@@ -633,19 +649,11 @@ int cmd_search_sdt(const SearchArgs& a, std::chrono::steady_clock::time_point t0
 
     const qslm::search::SdtSearchModel subject(model);
     std::vector<std::optional<qslm::AnyPackedTensor>> packed;
-    qslm::search::SearchResult result;
-    try {
-        result = dispatch_search<qslm::rounding::Nearest>(a, subject, evaluator, constraints, options, packed);
-    } catch (const qslm::Error& e) {
-        bar.finish();
-        if (e.code() == qslm::Status::cancelled) {
-            std::fprintf(stderr, "interrupted: every finished evaluation is in %s; run the same command again to resume\n",
-                         options.log_path.c_str());
-            return 130;
-        }
-        throw;
-    }
-    bar.finish();
+    auto searched = run_interruptible(bar, options, [&] {
+        return dispatch_search<qslm::rounding::Nearest>(a, subject, evaluator, constraints, options, packed);
+    });
+    if (!searched) return 130;
+    qslm::search::SearchResult result = std::move(*searched);
 
     json report = qslm::search::to_json(result);
     report["type"] = "sdt";
@@ -744,19 +752,11 @@ int cmd_search(SearchArgs a) {
     std::signal(SIGINT, on_sigint);
 
     std::vector<std::optional<qslm::AnyPackedTensor>> packed;
-    qslm::search::SearchResult result;
-    try {
-        result = dispatch_search<qslm::search::LayerRounder>(a, subject, evaluator, constraints, options, packed);
-    } catch (const qslm::Error& e) {
-        bar.finish();
-        if (e.code() == qslm::Status::cancelled) {
-            std::fprintf(stderr, "interrupted: every finished evaluation is in %s; run the same command again to resume\n",
-                         options.log_path.c_str());
-            return 130;
-        }
-        throw;
-    }
-    bar.finish();
+    auto searched = run_interruptible(bar, options, [&] {
+        return dispatch_search<qslm::search::LayerRounder>(a, subject, evaluator, constraints, options, packed);
+    });
+    if (!searched) return 130;
+    qslm::search::SearchResult result = std::move(*searched);
 
     json report = qslm::search::to_json(result);
     report["rounding"] = a.rounding;
