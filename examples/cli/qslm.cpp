@@ -42,6 +42,7 @@
 #include "qslm/eval/text_data.hpp"
 #include "qslm/hw/builtin_profiles.hpp"
 #include "qslm/hw/fit_check.hpp"
+#include "qslm/hw/performance_memory_energy.hpp"
 #include "qslm/io/header_export.hpp"
 #include "qslm/io/model_kind.hpp"
 #include "qslm/io/qslm_reader.hpp"
@@ -58,6 +59,7 @@
 #include "qslm/search/pareto_svg.hpp"
 #include "qslm/search/report.hpp"
 #include "qslm/search/searcher.hpp"
+#include "qslm/search/setting_energy.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -77,6 +79,15 @@ std::string resolve_model_path(const std::string& arg) {
 
 /// What the file holds (a missing file is an error naming it).
 qslm::io::ModelKind model_kind(const std::string& arg) { return qslm::io::detect_model_kind(resolve_model_path(arg)); }
+
+/// A .qslm (e.g. the search's model.qslm) counted as stored: packed tensors at their packed
+/// size, the rest float32, as the search counts them.
+std::size_t stored_weight_bytes(const std::string& qslm_path) {
+    std::size_t bytes = 0;
+    for (const auto& t : qslm::io::load_qslm(qslm_path).tensors)
+        bytes += t.is_packed() ? t.visit_view([](const auto& v) { return v.bytes(); }) : t.size() * sizeof(float);
+    return bytes;
+}
 
 qslm::models::SpikeGptModel load_spikegpt(const std::string& arg) {
     const std::string path = resolve_model_path(arg);
@@ -275,6 +286,25 @@ struct CliGranularity {
     }
 };
 
+/// --objective as a policy type: the performance/memory trade-off of QSLM, or with energy as a
+/// third objective (alpha for performance, the rest split evenly between memory and energy).
+/// Both are PerformanceMemoryEnergy; without energy its weight is 0, which ranks exactly as
+/// PerformanceMemoryTradeoff (whose name it keeps, so existing evaluation logs stay valid).
+struct CliObjective {
+    static inline bool with_energy = false;
+    qslm::objective::PerformanceMemoryEnergy tradeoff;
+
+    explicit CliObjective(double alpha)
+        : tradeoff(with_energy ? qslm::objective::PerformanceMemoryEnergy(alpha)
+                               : qslm::objective::PerformanceMemoryEnergy(alpha, 1.0 - alpha, 0.0)) {}
+    double operator()(double p, double m) const noexcept { return tradeoff(p, m); }
+    double operator()(double p, double m, double e) const noexcept { return tradeoff(p, m, e); }
+    static std::string name() {
+        return with_energy ? qslm::objective::PerformanceMemoryEnergy::name()
+                           : qslm::objective::PerformanceMemoryTradeoff::name();
+    }
+};
+
 qslm::QuantSpec parse_granularity(const std::string& g) {
     if (g == "tensor" || g == "per-tensor") return {qslm::ScaleLayout::per_tensor()};
     if (g == "channel" || g == "per-channel") return {qslm::ScaleLayout::per_channel()};
@@ -382,15 +412,8 @@ int cmd_eval_sdt(const std::string& model_arg, const DataOptions& data, int unif
     const ClassifierData d = make_classifier_data(model, data, false);
     std::vector<std::vector<float>> quantized;
     std::vector<std::span<const float>> replacements;
-    // A .qslm (e.g. the search's model.qslm) is counted as stored: packed tensors at their
-    // packed size, the rest float32, as the search counts them.
     const bool stored_qslm = qslm::io::is_qslm_file(path);
-    std::size_t bytes = float_bytes(model);
-    if (stored_qslm && uniform_bits == 0) {
-        bytes = 0;
-        for (const auto& t : qslm::io::load_qslm(path).tensors)
-            bytes += t.is_packed() ? t.visit_view([](const auto& v) { return v.bytes(); }) : t.size() * sizeof(float);
-    }
+    std::size_t bytes = stored_qslm && uniform_bits == 0 ? stored_weight_bytes(path) : float_bytes(model);
     if (uniform_bits != 0) {
         const qslm::QuantSpec spec = parse_granularity(granularity);
         replacements.resize(model.matrices().size());
@@ -450,7 +473,8 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
     const qslm::search::SpikeGptRounding rounder(model, method, calibration ? &*calibration : nullptr, {}, threads);
     std::vector<std::vector<float>> quantized;
     std::vector<std::span<const float>> replacements;
-    std::size_t bytes = float_bytes(model);
+    const bool stored_qslm = qslm::io::is_qslm_file(resolve_model_path(model_arg));
+    std::size_t bytes = stored_qslm && uniform_bits == 0 ? stored_weight_bytes(resolve_model_path(model_arg)) : float_bytes(model);
     if (uniform_bits != 0) {
         const qslm::QuantSpec spec = parse_granularity(granularity);
         replacements.resize(model.matrices().size());
@@ -493,7 +517,9 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
     if (as_json) {
         std::cout << j.dump(2) << "\n";
     } else {
-        std::printf("%s on %s\n", uniform_bits ? ("uniform " + std::to_string(uniform_bits) + "-bit " + granularity).c_str() : "float",
+        std::printf("%s on %s\n",
+                    uniform_bits ? ("uniform " + std::to_string(uniform_bits) + "-bit " + granularity).c_str()
+                                 : (stored_qslm ? "as stored" : "float"),
                     d.description.c_str());
         std::printf("bits per char %.4f, word-level perplexity %.2f, %zu bytes (%.1f%% of fp32), %.1f s\n", bpc, ppl, bytes,
                     100.0 * static_cast<double>(bytes) / static_cast<double>(float_bytes(model)), seconds);
@@ -518,6 +544,8 @@ struct SearchArgs {
     std::string rounding = "nearest";
     std::vector<int> widths = {8, 6, 5, 4, 3, 2};
     double alpha = 0.5;
+    std::string objective = "performance-memory";
+    double token_rate = 10.0;  ///< tokens per second, for the average power in the report
     unsigned threads = 0;
     bool quiet = false;
     bool as_json = false;
@@ -541,7 +569,7 @@ template <class Sensitivity, template <class, class, class, class> class Strateg
 qslm::search::SearchResult run_search(const Model& subject, const Evaluator& evaluator,
                                       const qslm::search::Constraints& constraints, const qslm::search::Options& options,
                                       std::vector<std::optional<qslm::AnyPackedTensor>>& packed) {
-    using Search = Strategy<Sensitivity, Rounding, CliGranularity, qslm::objective::PerformanceMemoryTradeoff>;
+    using Search = Strategy<Sensitivity, Rounding, CliGranularity, CliObjective>;
     Search search(options);
     auto result = search.run(subject, evaluator, constraints);
     if (result.chosen) packed = search.materialize(subject, result.chosen->setting);
@@ -618,6 +646,10 @@ int cmd_search_sdt(const SearchArgs& a, std::chrono::steady_clock::time_point t0
     if (a.max_ppl)
         qslm::fail(qslm::Status::invalid_argument,
                    "--max-ppl bounds a language model's perplexity; a classifier's bound is --max-drop in accuracy points");
+    if (CliObjective::with_energy)
+        qslm::fail(qslm::Status::invalid_argument,
+                   "--objective performance-memory-energy needs the per-setting energy estimate, which is built for "
+                   "SpikeGPT only; a classifier searches with --objective performance-memory");
     const double max_drop_points = a.max_drop.empty() ? -1.0 : parse_accuracy_points(a.max_drop);
     qslm::search::Constraints constraints = memory_constraints(a, arena_bytes(model));
 
@@ -710,6 +742,7 @@ int cmd_search_sdt(const SearchArgs& a, std::chrono::steady_clock::time_point t0
 
 int cmd_search(SearchArgs a) {
     const auto t0 = std::chrono::steady_clock::now();
+    CliObjective::with_energy = a.objective == "performance-memory-energy";
     if (model_kind(a.model) == qslm::io::ModelKind::sdt) return cmd_search_sdt(a, t0);
     if (!a.data.calibration_data.empty())
         qslm::fail(qslm::Status::invalid_argument,
@@ -736,6 +769,24 @@ int cmd_search(SearchArgs a) {
     const qslm::search::SpikeGptRounding rounding(model, method, calibration ? &*calibration : nullptr, {}, a.threads);
     qslm::search::CalibratedSpikeGptSearchModel subject(model, rounding);
 
+    // Energy per token of every setting, priced from one float run over (up to) 1,024
+    // calibration tokens in one stream; on a --target, with its memories and measured prices.
+    std::vector<int> energy_tokens;
+    for (const auto& seq : d.calibration) {
+        energy_tokens.insert(energy_tokens.end(), seq.begin(), seq.end());
+        if (energy_tokens.size() >= 1024) break;
+    }
+    energy_tokens.resize(std::min<std::size_t>(energy_tokens.size(), 1024));
+    qslm::hw::MemoryContext memory;
+    qslm::hw::EnergyOverrides prices;
+    if (!a.target.empty()) {
+        const auto profile = qslm::hw::resolve_profile(a.target);
+        memory = qslm::hw::memory_context(profile);
+        prices = profile.energy;
+    }
+    const qslm::search::SettingEnergy energy(subject.hierarchy(), qslm::search::measure_float_run(subject, energy_tokens),
+                                             qslm::hw::Horowitz45nm{}, memory, prices);
+
     fs::create_directories(a.out);
     qslm::search::TerminalProgressBar bar(std::cerr, !a.quiet && !a.as_json);
     qslm::search::Options options;
@@ -747,6 +798,7 @@ int cmd_search(SearchArgs a) {
     // with another policy (left out for nearest: older logs stay valid).
     options.log_tag = d.description + " word_perplexity " + CliGranularity::name() +
                       (method == qslm::quant::RoundingMethod::nearest ? std::string() : " rounding " + a.rounding);
+    options.energy_per_token = [&energy](const qslm::search::Setting& s) { return energy.per_token_pj(s); };
     options.progress = [&](const qslm::search::Progress& p) { bar(p); };
     options.cancel = &g_cancel;
     std::signal(SIGINT, on_sigint);
@@ -761,6 +813,18 @@ int cmd_search(SearchArgs a) {
     json report = qslm::search::to_json(result);
     report["rounding"] = a.rounding;
     report["data"] = d.description;
+    std::optional<qslm::hw::EnergyComparison> energy_side_by_side;
+    if (result.chosen) {
+        energy_side_by_side = energy.compare(result.chosen->setting);
+        energy_side_by_side->reference_memory_bytes = float_bytes(model);
+        energy_side_by_side->candidate_memory_bytes = result.chosen->bytes;
+        energy_side_by_side->tokens_per_second = a.token_rate;
+        report["energy"] = *energy_side_by_side;
+        report["energy"]["estimate"] = "float run's operation counts over " + std::to_string(energy_tokens.size()) +
+                                       " calibration tokens, priced per module at the setting's widths (docs/energy.md)";
+    } else {
+        report["energy"] = nullptr;
+    }
     report["model"] = resolve_model_path(a.model);
     report["fp32_bytes"] = float_bytes(model);
     report["seconds_total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -793,6 +857,14 @@ int cmd_search(SearchArgs a) {
                     ch.bytes, ch.performance.value, bpw,
                     100.0 * (1.0 - static_cast<double>(ch.bytes) / static_cast<double>(base.bytes)),
                     100.0 * (ch.performance.value / base.performance.value - 1.0));
+        if (energy_side_by_side) {
+            const auto& e = *energy_side_by_side;
+            std::printf("energy/token: %10.1f nJ float, %.1f nJ chosen (%+.1f%%); at %g tokens/s %.3g mW vs %.3g mW (%s, estimate)\n",
+                        e.reference.per_token_pj() / 1e3, e.candidate.per_token_pj() / 1e3,
+                        100.0 * (e.energy_ratio() - 1.0), a.token_rate,
+                        1e3 * e.reference.average_power_watts(a.token_rate),
+                        1e3 * e.candidate.average_power_watts(a.token_rate), e.reference.model.c_str());
+        }
     } else {
         std::printf("closest settings:\n");
         for (const std::size_t i : result.closest) {
@@ -934,6 +1006,12 @@ int main(int argc, char** argv) {
     search->add_option("--rounding", sa.rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on the calibration sequences)");
     search->add_option("--widths", sa.widths, "candidate widths")->delimiter(',');
     search->add_option("--alpha", sa.alpha, "weight of performance in the trade-off score")->check(CLI::Range(0.0, 1.0));
+    search->add_option("--objective", sa.objective,
+                       "performance-memory (QSLM's trade-off) | performance-memory-energy (energy per token as a "
+                       "third objective: alpha for performance, the rest split evenly; SpikeGPT only)")
+        ->check(CLI::IsMember({"performance-memory", "performance-memory-energy"}));
+    search->add_option("--token-rate", sa.token_rate, "tokens per second for the average power in the report")
+        ->check(CLI::PositiveNumber);
     search->add_option("--threads", sa.threads, "threads (0 = all)");
     search->add_flag("--quiet", sa.quiet, "no progress bar");
     search->add_flag("--json", sa.as_json, "print report.json to stdout");

@@ -158,6 +158,21 @@ public:
         return logits(std::span<const int>(tokens));
     }
 
+    /// What the layers did while feeding `tokens` one by one to a single stream from a fresh
+    /// state (the embedded case: every weight is fetched once per token), counted as they ran.
+    template <class Token>
+    [[nodiscard]] OpCounts count_ops(std::span<const Token> tokens) const {
+        detail::check_tokens(tokens, vocab_size());
+        std::vector<float> state(model_.state_floats(1)), scratch(model_.scratch_floats(1)), out(vocab_size());
+        throw_if_failed(model_.reset(state, 1), "SpikeGPT: cannot reset the state");
+        OpCounts counts;
+        for (const Token t : tokens) {
+            const std::uint32_t tok = static_cast<std::uint32_t>(t);
+            throw_if_failed(model_.step({&tok, 1}, state, scratch, out, &counts), "SpikeGPT: step failed");
+        }
+        return counts;
+    }
+
     /// logits() of every sequence, batched and threaded; results are bit-identical to logits()
     /// of each sequence alone, whatever the thread count and batch size.
     template <class Token>

@@ -23,6 +23,7 @@ struct Candidate {
     bool memory_ok = false;
     bool full = false;                  ///< scored on the full evaluation set (verification)
     std::optional<double> kl;           ///< KL divergence to the float model, when measured
+    std::optional<double> energy_pj;    ///< energy per token, when the search estimates energy
     std::string origin;                 ///< "baseline", "sensitivity", "global", "block", "module", ...
 
     [[nodiscard]] bool feasible() const noexcept { return performance_ok && memory_ok; }

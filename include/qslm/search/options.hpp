@@ -5,10 +5,12 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "qslm/search/progress.hpp"
+#include "qslm/search/setting.hpp"
 
 namespace qslm::search {
 
@@ -34,6 +36,11 @@ struct Options {
     std::size_t max_verifications = 6;
     /// How many near misses to report when the constraints cannot be met.
     std::size_t closest_count = 3;
+    /// Energy per token (pJ) of a setting, e.g. SettingEnergy::per_token_pj. When set, every
+    /// candidate records its energy, and an objective that takes a third argument (relative
+    /// energy E / E_float, e.g. objective::PerformanceMemoryEnergy) is scored with it. Must be
+    /// thread-safe and cheap: it is called once per candidate.
+    std::function<double(const Setting&)> energy_per_token;
     /// Called after every evaluation (and at phase changes).
     ProgressCallback progress;
     /// Set (e.g. from a SIGINT handler) to stop: the search throws qslm::Error(cancelled) after

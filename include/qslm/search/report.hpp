@@ -6,6 +6,7 @@
 //   memory_reduction  1 - chosen.bytes / baseline.bytes (null when nothing was chosen)
 //   constraints, satisfied, message, evaluations, reused_from_log, exhaustive_settings, seconds
 //   pareto     [{bytes, score, widths}] by bytes     closest  (when not satisfied)
+//   energy_per_token_pj on baseline, chosen and Pareto points when the search estimated energy
 //   tiers, sensitivity
 //
 // "score" is the evaluator's metric (accuracy, perplexity, bits per char: see "metric"); the
@@ -42,7 +43,7 @@ inline nlohmann::json to_json(const Constraints& c) {
 }
 
 inline nlohmann::json candidate_json(const SearchResult& r, const Candidate& c) {
-    return {{"bytes", c.bytes},
+    nlohmann::json j = {{"bytes", c.bytes},
             {"score", c.performance.value},
             {"relative_performance", c.relative_performance},
             {"relative_memory", c.relative_memory},
@@ -51,6 +52,8 @@ inline nlohmann::json candidate_json(const SearchResult& r, const Candidate& c) 
             {"feasible", c.feasible()},
             {"origin", c.origin},
             {"widths", widths_by_name(r.hierarchy, c.setting)}};
+    if (c.energy_pj) j["energy_per_token_pj"] = *c.energy_pj;
+    return j;
 }
 
 inline nlohmann::json to_json(const SearchResult& r) {
@@ -68,6 +71,7 @@ inline nlohmann::json to_json(const SearchResult& r) {
     j["baseline"] = {{"bytes", r.baseline.bytes},
                      {"score", r.baseline_full ? r.baseline_full->performance.value : r.baseline.performance.value},
                      {"calibration_score", r.baseline.performance.value}};
+    if (r.baseline.energy_pj) j["baseline"]["energy_per_token_pj"] = *r.baseline.energy_pj;
     if (r.chosen) {
         nlohmann::json c = candidate_json(r, *r.chosen);
         c["calibration_score"] = r.chosen->performance.value;
@@ -93,9 +97,13 @@ inline nlohmann::json to_json(const SearchResult& r) {
 
     j["pareto"] = nlohmann::json::array();
     for (const std::size_t i : r.pareto)
-        j["pareto"].push_back({{"bytes", r.candidates[i].bytes},
-                               {"score", r.candidates[i].performance.value},
-                               {"widths", r.candidates[i].setting.widths}});
+    {
+        nlohmann::json p = {{"bytes", r.candidates[i].bytes},
+                             {"score", r.candidates[i].performance.value},
+                             {"widths", r.candidates[i].setting.widths}};
+        if (r.candidates[i].energy_pj) p["energy_per_token_pj"] = *r.candidates[i].energy_pj;
+        j["pareto"].push_back(std::move(p));
+    }
     j["closest"] = nlohmann::json::array();
     for (const std::size_t i : r.closest) j["closest"].push_back(candidate_json(r, r.candidates[i]));
     j["tiers"] = nlohmann::json::array();

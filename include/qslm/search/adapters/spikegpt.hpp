@@ -32,6 +32,7 @@
 #include "qslm/models/spikegpt_model.hpp"
 #include "qslm/search/hierarchy.hpp"
 #include "qslm/search/model.hpp"
+#include "qslm/search/setting_energy.hpp"
 #include "qslm/tensor/any_packed_tensor.hpp"
 
 namespace qslm::search {
@@ -105,6 +106,16 @@ private:
     std::vector<float> sign_embedding_values_;
 };
 static_assert(QuantizableModel<SpikeGptSearchModel>);
+
+/// The float model's operation counts over `tokens` fed to one stream, for SettingEnergy (energy
+/// per token of any setting, float and chosen side by side in the report).
+inline MeasuredRun measure_float_run(const SpikeGptSearchModel& subject, std::span<const int> tokens) {
+    if (tokens.empty()) fail(Status::invalid_argument, "SpikeGPT energy run: no tokens to run");
+    MeasuredRun run;
+    run.counts = subject.model().instance().count_ops(tokens);
+    run.tokens = run.weight_fetches = tokens.size();
+    return run;
+}
 
 /// Token-by-token stepping over one stream, for data-free sampling (eval::AutoregressiveModel).
 class SpikeGptSampler {

@@ -63,6 +63,16 @@ public:
         threads_ = eval::effective_threads(options.threads, 1u << 20);
         unsearched_ = model.unsearched_bytes();
         memory_limit_ = constraints.memory_limit(hierarchy_, unsearched_);
+        if constexpr (requires { Objective::needs_energy; }) {
+            if (Objective::needs_energy && !options.energy_per_token)
+                fail(Status::invalid_argument, "the objective " + Objective::name() +
+                                                   " needs an energy estimate per setting (Options::energy_per_token)");
+        }
+        if (options.energy_per_token) {
+            float_energy_ = options.energy_per_token(Setting::all_float(hierarchy_.module_count()));
+            if (!(std::isfinite(float_energy_) && float_energy_ > 0.0))
+                fail(Status::invalid_argument, "the float model's energy per token must be positive and finite");
+        }
         if (!options.log_path.empty())
             log_ = std::make_unique<EvaluationLog>(options.log_path, fingerprint(), hierarchy_.name(),
                                                     hierarchy_.module_count());
@@ -80,7 +90,9 @@ public:
     [[nodiscard]] const Candidate& baseline() const { return candidates_.at(0); }
     [[nodiscard]] const std::deque<Candidate>& candidates() const noexcept { return candidates_; }
 
-    /// The objective for a relative performance and a size (for predictions).
+    /// The objective for a relative performance and a size (for predictions; a prediction has
+    /// no setting yet, so an energy objective sees the float model's energy there and the true
+    /// energy once the proposed setting is evaluated).
     [[nodiscard]] double score(double relative_performance, std::size_t bytes) const {
         return objective_(relative_performance, static_cast<double>(bytes) / static_cast<double>(baseline_bytes_));
     }
@@ -333,13 +345,29 @@ private:
         c.performance = o.performance;
         c.relative_performance = o.performance.relative_to(reference);
         c.relative_memory = static_cast<double>(c.bytes) / static_cast<double>(baseline_bytes_);
-        c.score = objective_(c.relative_performance, c.relative_memory);
+        c.score = objective_value(s, c.relative_performance, c.relative_memory, c.energy_pj);
         c.performance_ok = constraints_.performance_ok(o.performance, reference);
         c.memory_ok = !memory_limit_ || c.bytes <= *memory_limit_;
         c.full = full;
         c.kl = o.kl;
         c.origin = std::move(origin);
         return c;
+    }
+
+    /// The objective of a candidate; with an energy estimate, records it and passes
+    /// E / E_float to objectives that take it.
+    double objective_value(const Setting& s, double relative_performance, double relative_memory,
+                           std::optional<double>& energy) const {
+        if (options_.energy_per_token) {
+            energy = options_.energy_per_token(s);
+            if (!(std::isfinite(*energy) && *energy >= 0.0))
+                fail(Status::invalid_argument, "the energy estimate of setting [" + s.key() + "] is not a finite, non-negative number");
+            if constexpr (requires(const Objective& o) {
+                              { o(relative_performance, relative_memory, 1.0) } -> std::convertible_to<double>;
+                          })
+                return objective_(relative_performance, relative_memory, *energy / float_energy_);
+        }
+        return objective_(relative_performance, relative_memory);
     }
 
     void add_candidate(const Setting& s, const Outcome& o, const std::string& origin) {
@@ -452,6 +480,7 @@ private:
     PolicyNames names_;
     Hierarchy hierarchy_;
     Objective objective_;
+    double float_energy_ = 0.0;  ///< energy per token of the all-float setting (with an energy estimate)
     WeightCache<Model, Rounding> cache_;
     std::chrono::steady_clock::time_point start_time_;
     std::vector<int> widths_;
