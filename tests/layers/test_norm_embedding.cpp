@@ -91,7 +91,7 @@ TEST_CASE("integer-only LayerNorm is within a few output LSBs of float LayerNorm
     REQUIRE(iln->forward(x, yq) == Status::ok);
     REQUIRE(fln->forward(xr, y) == Status::ok);
     double worst = 0;
-    for (std::size_t i = 0; i < d; ++i) worst = std::fmax(worst, std::abs(yq[i].to_double() - y[i]));
+    for (std::size_t i = 0; i < d; ++i) worst = std::max(worst, std::abs(yq[i].to_double() - double{y[i]}));
     CHECK(worst <= 4 * Out::resolution());
 }
 

@@ -10,6 +10,10 @@
 // are 4, 2 or 1 registers) therefore produce identical bits, as do batches of any size: a
 // stream's result does not depend on which streams it was batched with. Batching amortises the
 // weight traffic: each weight row is loaded once per two (SSE) or four (AVX, AVX-512) streams.
+// These bits assume the compiler does not contract a*b + c into a fused multiply-add here or in
+// the surrounding float code: build with -ffp-contract=off (qslm's own builds do) where FMA is
+// in the base instruction set (aarch64; x86 with -mfma or -march=native), or batched and single
+// streams may differ in the last bit.
 
 #include <cstddef>
 #include <utility>
