@@ -288,3 +288,30 @@ TEST_CASE("SpikeGPT block refuses mismatched tensors and short buffers") {
     CHECK(block->forward(x, state, small) == Status::buffer_too_small);
     CHECK(block->parameter_bytes() == (9 * C + 5 * C * C + 2 * C * H) * sizeof(float));
 }
+
+TEST_CASE("SpikeGPT block: operation counts match a hand count of one step") {
+    const std::size_t C = 16, H = 64, B = 3;
+    const BlockTensors bt(C, H, false, 11);
+    auto block = SpikeGptBlock::make(bt.weights());
+    REQUIRE(block);
+    const std::size_t S = SpikeGptBlock::state_floats(C);
+    std::vector<float> state(B * S), scratch(SpikeGptBlock::scratch_floats(C, H, B));
+    REQUIRE(block->init_state(state, B) == Status::ok);
+    std::vector<float> x;
+    for (std::size_t b = 0; b < B; ++b) {
+        const auto xb = binary_input(C, static_cast<std::uint32_t>(b));
+        x.insert(x.end(), xb.begin(), xb.end());
+    }
+    OpCounts counts;
+    REQUIRE(block->forward(x, state, scratch, B, &counts) == Status::ok);
+    // Seven matrices, each row of each stream one dot product; the weights are fetched once
+    // for the whole batch.
+    CHECK(counts.multiply_accumulates == B * (4 * C * C + H * C + C * C + C * H));
+    CHECK(counts.weight_bits_read == (5 * C * C + 2 * C * H) * 32);
+    CHECK(counts.state_updates == B * 2 * C);  // two LIF layers of C neurons
+    CHECK(counts.synaptic_accumulates == counts.spikes);
+    // Per stream: state (7 C = 112 floats) read and written, 36 C-vectors and 4 H-vectors
+    // moved: 224 + 576 + 256 = 1,056 floats = 4,224 bytes.
+    REQUIRE(S == 112);
+    CHECK(counts.activation_bytes_moved == B * 4224);
+}

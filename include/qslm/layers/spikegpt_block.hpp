@@ -237,6 +237,10 @@ public:
             counts->spikes += fired;
             counts->synaptic_accumulates += fired;  // residual adds of spikes
             counts->weight_bits_read += (5 * C * C + 2 * C * H) * 32u;
+            // Per stream: the recurrent state read and written, plus every vector above written
+            // once and read once: time mix 21 C-vectors (LN, three mixes, k/v/r, WKV, output, LIF
+            // and the residual), channel mix 15 C-vectors and 4 H-vectors (key, relu^2, value).
+            counts->activation_bytes_moved += batch * (2 * S + 36 * C + 4 * H) * sizeof(float);
         }
         return Status::ok;
     }
