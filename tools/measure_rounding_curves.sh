@@ -22,6 +22,6 @@ for rounding in nearest gptq adaptive; do
         --max-bits-per-weight 3 --max-drop 10% --granularity group:64 --rounding "$rounding" \
         --threads 2 --quiet --out "$out/$rounding" | tee "$out/$rounding.txt" || [[ $? -eq 3 ]]
 done
-python3 tools/plot_pareto_fronts.py --out "$out/fronts.svg" \
+python3 tools/plot_pareto_fronts.py --out "$out/fronts.svg" --max-bytes 6000000 \
     nearest="$out/nearest/report.json" gptq="$out/gptq/report.json" adaptive="$out/adaptive/report.json"
 echo "plot: $out/fronts.svg" >&2

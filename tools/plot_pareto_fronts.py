@@ -35,9 +35,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, help="SVG file to write")
     ap.add_argument("--linear", action="store_true", help="linear score axis (default: log scale)")
+    ap.add_argument("--max-bytes", type=float, default=None,
+                    help="leave out points above this many bytes (the near-float sensitivity points)")
     ap.add_argument("reports", nargs="+", metavar="LABEL=report.json")
     args = ap.parse_args()
     series = [load(r) for r in args.reports]
+    if args.max_bytes:
+        for _, r in series:
+            r["pareto"] = [p for p in r["pareto"] if p["bytes"] <= args.max_bytes]
+            if not r["pareto"]:
+                sys.exit(f"no Pareto point at or below {args.max_bytes:.0f} bytes")
 
     metric = series[0][1].get("metric", "score")
     points = [(p["bytes"], p["score"]) for _, r in series for p in r["pareto"]]
