@@ -20,15 +20,26 @@ UNIT = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
 
 
 def load(path):
+    """Times and counters per case. With --benchmark_repetitions the median of the repetitions is
+    used (one noisy repetition on a shared machine does not decide a comparison); without, the
+    single iteration run."""
     with open(path) as f:
         data = json.load(f)
-    times, counters = {}, {}
+    times, counters, medians = {}, {}, {}
     for b in data["benchmarks"]:
-        if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
+        if b.get("error_occurred"):
             continue
-        name = b["name"].split("/min_time")[0]
+        name = b.get("run_name", b["name"]).split("/min_time")[0]
+        if b.get("run_type", "iteration") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                medians[name] = b
+            continue
         times[name] = b["cpu_time"] * UNIT[b.get("time_unit", "ns")]
         counters[name] = b
+    for name, b in medians.items():
+        times[name] = b["cpu_time"] * UNIT[b.get("time_unit", "ns")]
+        label = counters.get(name, {}).get("label", b.get("label", ""))
+        counters[name] = dict(b, label=label)
     return data["context"], times, counters
 
 
@@ -48,8 +59,9 @@ def main():
     ctx, t, cnt = load(a.json)
     out = []
     p = out.append
-    p(f"Machine: {ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz, caches "
-      + ", ".join(f"L{c['level']} {c['type']} {c['size'] // 1024} KiB" for c in ctx.get("caches", []))
+    caches = ", ".join(f"L{c['level']} {c['type']} {c['size'] // 1024} KiB" for c in ctx.get("caches", []))
+    p(f"Machine: {ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz"
+      + (f", caches {caches}" if caches else " (caches not reported)")
       + f"; kernel ISA `{ctx.get('qslm_kernel_isa')}` (compiled: {ctx.get('qslm_kernel_isas_compiled', '').strip()}); "
       + f"load average during the run {ctx.get('load_avg')}.\n")
 
@@ -57,11 +69,13 @@ def main():
     h = dict(rows=2048, cols=2048, bits=4, pm=100, t=1)
     kt = {k: t.get(key(k, **h)) for k in KERNELS}
     best_k = min((k for k in KERNELS if kt[k]), key=lambda k: kt[k])
-    eig, i8 = t[key("eigen_f32_gemv", **h)], t[key("int8_dense", **h)]
+    eig, i8 = t.get(key("eigen_f32_gemv", **h)), t.get(key("int8_dense", **h))  # absent in a filtered run
     p("### Targets (2048×2048, 4-bit, 10 % density, T=1)\n")
     p("| measure | value | target | met |\n| --- | --- | --- | --- |")
-    p(f"| best kernel (`{best_k}`) vs Eigen f32 GEMV | {eig / kt[best_k]:.0f}× ({fmt(kt[best_k])} µs vs {fmt(eig)} µs) | ≥ 40× | {'yes' if eig / kt[best_k] >= 40 else 'no'} |")
-    p(f"| best kernel vs int8 dense GEMV (VNNI) | {i8 / kt[best_k]:.1f}× ({fmt(i8)} µs) | ≥ 5× | {'yes' if i8 / kt[best_k] >= 5 else 'no'} |")
+    if eig:
+        p(f"| best kernel (`{best_k}`) vs Eigen f32 GEMV | {eig / kt[best_k]:.0f}× ({fmt(kt[best_k])} µs vs {fmt(eig)} µs) | ≥ 40× | {'yes' if eig / kt[best_k] >= 40 else 'no'} |")
+    if i8:
+        p(f"| best kernel vs int8 dense GEMV (VNNI) | {i8 / kt[best_k]:.1f}× ({fmt(i8)} µs) | ≥ 5× | {'yes' if i8 / kt[best_k] >= 5 else 'no'} |")
     for k in KERNELS:
         s = t.get(key(k + "_scalar", **h))
         if s and kt[k]:
@@ -74,27 +88,37 @@ def main():
             if d:
                 r = d["weight_bytes_per_second"] / mem
                 p(f"| dense kernel weight read rate, 8192×8192 {bits}-bit ({d['weight_bytes_per_second'] / 1e9:.1f} GB/s) vs streaming read ({mem / 1e9:.1f} GB/s) | {100 * r:.0f} % | ≥ 70 % | {'yes' if r >= 0.7 else 'no'} |")
-            i = cnt.get(key("int8_dense", 8192, 8192, bits, 100, 1))
+        i = cnt.get(key("int8_dense", 8192, 8192, 8, 100, 1))
         if i:
             p(f"| (for comparison) int8 dense GEMV read rate, 8192×8192 | {100 * i['weight_bytes_per_second'] / mem:.0f} % | | |")
 
     # --- dispatcher accuracy ---
-    total = within = 0
+    # Two counts, both from this run. "Timed": auto's own time is within 10 % of the fastest
+    # kernel's. "Choice": the same, except that a case also counts when the kernel auto ran (its
+    # label) *is* the fastest one: auto then ran exactly that kernel (plus one constexpr choice),
+    # and the two timings differ only by measurement noise. The target is stated on the second.
+    total = timed = chosen_ok = 0
     misses = []
     for name in t:
         if not name.startswith("auto/"):
             continue
         rest = name[len("auto/"):]
-        cands = [t[k + "/" + rest] for k in KERNELS if (k + "/" + rest) in t]
+        cands = {k: t[k + "/" + rest] for k in KERNELS if (k + "/" + rest) in t}
         if not cands:
             continue
+        fastest = min(cands, key=cands.get)
+        label = cnt[name].get("label", "")
+        ran = label.replace("chose ", "")
         total += 1
-        ok = t[name] <= 1.10 * min(cands)
-        within += ok
+        ok_timed = t[name] <= 1.10 * cands[fastest]
+        ok = ok_timed or ran == fastest
+        timed += ok_timed
+        chosen_ok += ok
         if not ok:
-            misses.append((t[name] / min(cands), rest, cnt[name].get("label", "")))
-    p(f"\n### Dispatcher\n\nThe automatic choice was within 10 % of the fastest kernel in **{within} of {total}** cases "
-      f"({100 * within / max(total, 1):.0f} %; target ≥ 90 %).")
+            misses.append((t[name] / cands[fastest], rest, f"{label}, fastest {fastest}"))
+    p(f"\n### Dispatcher\n\nThe automatic choice ran the fastest kernel or one within 10 % of it in **{chosen_ok} of {total}** cases "
+      f"({100 * chosen_ok / max(total, 1):.0f} %; target ≥ 90 %). Counting only auto's own timing (a case where auto ran the "
+      f"fastest kernel but its timing came out > 10 % slower counts as a miss): {timed} of {total} ({100 * timed / max(total, 1):.0f} %).")
     if misses:
         misses.sort(reverse=True)
         p(" Worst misses (auto / fastest): " + ", ".join(f"`{r}` {x:.2f}× ({l})" for x, r, l in misses[:8]) + ".")

@@ -155,8 +155,7 @@ void run_kernel(benchmark::State& st, Shape sh, int bits, double density, std::s
     auto once = [&] {
         // auto with T > 1: the layer's choice of spike layout, as kernel_choice.hpp advises.
         const bool temporal = k == Kernel::temporal ||
-                              (k == Kernel::automatic && steps > 1 &&
-                               kernels::prefers_temporal(double(s.count) / (double(sh.cols) * double(steps)), steps));
+                              (k == Kernel::automatic && p.mv.prefers_temporal(double(s.count) / (double(sh.cols) * double(steps)), steps));
         if (temporal) {
             auto r = narrow ? p.mv.accumulate_steps(s.temporal.view(), std::span<std::int16_t>(out16), {k, isa})
                             : p.mv.accumulate_steps(s.temporal.view(), std::span<std::int32_t>(out32), {k, isa});
@@ -179,7 +178,7 @@ void run_kernel(benchmark::State& st, Shape sh, int bits, double density, std::s
     Kernel ran = k;
     if (k == Kernel::automatic) {
         const double d = double(s.count) / (double(sh.cols) * double(steps));
-        ran = (steps > 1 && kernels::prefers_temporal(d, steps)) ? Kernel::temporal : p.mv.choose(d);
+        ran = p.mv.prefers_temporal(d, steps) ? Kernel::temporal : p.mv.choose(d);
         st.SetLabel(std::string("chose ") + kernels::to_string(ran));
     }
     set_counters(st, weight_bytes(p, ran, s, steps), double(sh.rows) * double(s.count));
@@ -310,6 +309,21 @@ void register_all() {
                     benchmark::RegisterBenchmark(case_name("int8_dense", sh, bits, pm, T).c_str(),
                                                  [=](benchmark::State& st) { run_int8(st, sh, bits, d, T); })
                         ->Unit(benchmark::kMicrosecond);
+                }
+    // Long trains (T = 32, 64) and larger weights (8192×2048: 8 MiB of 4-bit panel, 16 MiB of
+    // 8-bit), where the temporal kernel's one weight fetch per T steps can pay: dense,
+    // event-driven and temporal-parallel (and auto; bit-plane and dual-sparse lost every T > 1
+    // case of the main sweep), to place the temporal crossover (kernel_choice.hpp).
+    for (const Shape sh : {Shape{1024, 1024}, Shape{2048, 2048}, Shape{4096, 1024}, Shape{8192, 2048}})
+        for (const int bits : {4, 8})
+            for (const int pm : {100, 200, 500})
+                for (const std::size_t T : {std::size_t{4}, std::size_t{8}, std::size_t{16}, std::size_t{32}, std::size_t{64}}) {
+                    if (T < 32 && sh.rows != 8192) continue;  // T <= 16 of the other shapes: the main sweep
+                    const double d = pm / 1000.0;
+                    for (const Kernel k : {Kernel::dense, Kernel::event, Kernel::temporal, Kernel::automatic})
+                        benchmark::RegisterBenchmark(case_name(k == Kernel::automatic ? "auto" : kernels::to_string(k), sh, bits, pm, T).c_str(),
+                                                     [=](benchmark::State& st) { run_kernel(st, sh, bits, d, T, k, Isa::automatic); })
+                            ->Unit(benchmark::kMicrosecond);
                 }
     // Weights far beyond the caches (32 MiB of 4-bit panel, 64 MiB of 8-bit): the dense kernel's
     // share of the memory bandwidth measured above.

@@ -100,3 +100,29 @@ TEST_CASE("results at the accumulator's extremes are exact (no intermediate over
             CHECK(out[1] == 7 * 4095);
         }
 }
+
+TEMPLATE_TEST_CASE("dense and event-driven stay exact when every field holds its largest value", "[kernels]",
+                   QSLM_KERNEL_WIDTH_CASES) {
+    // The SIMD panel kernels sum narrow fields in byte-wide slots and spread them out every
+    // 255 / (2^F - 1) inputs: all-maximal fields with every input active fill each byte exactly
+    // to 255 before a spread, so a wrong flush period would carry into the next field here.
+    constexpr int B = TestType::bits;
+    using E = typename TestType::encoding;
+    using T = PackedTensor<B, E>;
+    const std::size_t rows = GENERATE(130u, 515u);
+    const std::size_t cols = GENERATE(17u, 18u, 300u, 4500u);
+    std::vector<std::int16_t> levels(rows * cols, static_cast<std::int16_t>(T::max_level));
+    const ScaleLayout layout = ScaleLayout::per_channel();
+    const auto w = T::from_levels(levels, rows, cols, layout, std::vector<float>(layout.scale_count(rows, cols), 0.5f)).value();
+    auto mv = kernels::SpikeMatvec::prepare(w.view(), {.bitplane = false});
+    REQUIRE(mv.ok());
+    const auto spikes = test::random_spikes(cols, 1.0, 1);
+    const auto truth = test::naive_accumulate(w.view(), spikes);
+    INFO("bits " << B << " " << E::name << " shape " << rows << "x" << cols);
+    for (const Kernel k : {Kernel::dense, Kernel::event})
+        for (const Isa isa : test::usable_isas()) {
+            INFO("kernel " << kernels::to_string(k) << " isa " << kernels::to_string(isa));
+            CHECK(run<std::int32_t>(*mv, spikes, k, isa) == truth);
+            if (mv->accumulator_width() == kernels::AccumulatorWidth::int16) CHECK(run<std::int16_t>(*mv, spikes, k, isa) == truth);
+        }
+}

@@ -1,6 +1,7 @@
 #pragma once
-// Which kernel the dispatcher runs, decided from the spike density, the weight width and the
-// number of steps, with crossover points measured by benchmarks/kernels (docs/benchmarks.md).
+// Which kernel the dispatcher runs, decided from the spike density, the weight width, the number
+// of steps and the size of the weights, with crossover points measured by benchmarks/kernels
+// (docs/benchmarks.md).
 // A pure constexpr function, so the choice can be tested and printed without running anything.
 
 #include <cstddef>
@@ -32,35 +33,73 @@ struct KernelChoiceInput {
     bool bitplane_allowed = true;  ///< per-group scales with a group size that is a multiple of 64
     bool have_sparse = false;      ///< compressed sparse weights were prepared
     double weight_density = 1.0;   ///< fraction of nonzero weights (sparse weights only)
+    /// Bytes of the panel layout (rows x cols at the stored field width, panel_weights_bytes):
+    /// whether the weights stay in L2 or L3 between steps decides what fetching them once per T
+    /// steps (temporal) saves. 0 = unknown: treated as small (the per-step kernels).
+    std::size_t weight_bytes = 0;
 };
 
-/// Crossover points (measured; see docs/benchmarks.md for the run they come from).
+/// One case in which the temporal-parallel kernel beats T one-step calls: weights of at least
+/// this size and width, at least this many steps, at least this density.
+struct TemporalRule {
+    std::size_t min_weight_bytes = 0;
+    int min_bits = 1;
+    std::size_t min_steps = 0;  ///< 0: no rule
+    double min_density = 0.0;
+};
+
+/// Crossover points, measured by benchmarks/kernels on the AVX-512 machine of docs/benchmarks.md
+/// (section "Dispatcher" has the run and the per-case table they come from).
 struct Crossovers {
-    /// Bit-plane beats event-driven above this density, per width (index = bits).
-    double bitplane_above[9] = {1.01, 0.10, 0.30, 1.01, 1.01, 1.01, 1.01, 1.01, 1.01};
-    /// Dense (masked) beats event-driven above this density.
+    /// Bit-plane beats event-driven above this density, per width (index = bits). Measured: never
+    /// at 2, 4 or 8 bits up to 50 % density (event-driven with byte-slot sums is 1.3-2x faster
+    /// there); 1-bit is not in the sweep and keeps the bit-plane kernel, whose single plane is
+    /// the 1-bit weights themselves.
+    double bitplane_above[9] = {1.01, 0.10, 1.01, 1.01, 1.01, 1.01, 1.01, 1.01, 1.01};
+    /// Dense (masked) beats event-driven above this density (measured: not up to 50 %).
     double dense_above = 1.01;
-    /// Temporal-parallel beats T one-step calls only with many steps at a middling density:
-    /// it saves weight fetches but adds an L1 read-modify-write per (input, step), so with few
-    /// steps or sparse spikes the per-step event kernel (accumulators in registers) wins, and
-    /// at high density nearly every column is fetched anyway.
-    std::size_t temporal_min_steps = 16;
-    double temporal_min_density = 0.08;
-    double temporal_max_density = 0.25;
+    /// Temporal-parallel vs T one-step calls: it fetches each active input's weights once per
+    /// T steps but adds an L1 read-modify-write per (input, step), while the event kernel keeps
+    /// its sums in registers, so it pays only when a fetch is expensive. Fitted on three runs of
+    /// the sweep (docs/benchmarks.md; thresholds sit between the measured densities 10/20/50 %
+    /// and sizes 1/2/4/8/16 MiB):
+    ///  * weights that stay in L2 or fit L3 easily (<= 2 MiB): never, up to T = 64 (temporal was
+    ///    1.0-2.8x slower);
+    ///  * L3-resident (4-8 MiB): T >= 32 at 50 %, T = 64 at 20 % (temporal/event 0.74-0.99;
+    ///    at T = 32, 20 % the runs disagreed, 0.76-1.32, and event-driven is kept);
+    ///  * beyond what the caches keep (16 MiB): from T = 16, T = 8 at 20 %, T = 4 at 50 %
+    ///    (event-driven up to 5x slower; the T = 4-8 crossover moved between runs with the other
+    ///    jobs' use of the shared L3).
+    /// The first rule that matches decides; a rule with min_steps 0 ends the list.
+    TemporalRule temporal_rules[6] = {
+        {.min_weight_bytes = std::size_t{12} << 20, .min_bits = 1, .min_steps = 16, .min_density = 0.0},
+        {.min_weight_bytes = std::size_t{12} << 20, .min_bits = 1, .min_steps = 8, .min_density = 0.15},
+        {.min_weight_bytes = std::size_t{12} << 20, .min_bits = 1, .min_steps = 4, .min_density = 0.35},
+        {.min_weight_bytes = std::size_t{3} << 20, .min_bits = 1, .min_steps = 32, .min_density = 0.35},
+        {.min_weight_bytes = std::size_t{3} << 20, .min_bits = 1, .min_steps = 64, .min_density = 0.15},
+        {},
+    };
     /// Dual-sparse beats event-driven when density of nonzero weights is below this.
     double sparse_below_weight_density = 0.125;
 };
 
 inline constexpr Crossovers measured_crossovers{};
 
-/// Whether T steps at this density run faster through the temporal-parallel kernel than as T
-/// one-step calls (a layer that can hold its spikes in either layout asks this).
-constexpr bool prefers_temporal(double density, std::size_t steps, const Crossovers& x = measured_crossovers) noexcept {
-    return steps >= x.temporal_min_steps && density >= x.temporal_min_density && density <= x.temporal_max_density;
+/// Whether T steps run faster through the temporal-parallel kernel (spikes in the temporal
+/// layout) than as T one-step calls: a layer that can hold its spikes in either layout asks this
+/// (in.steps = T, in.density = spikes / (inputs x T); in.temporal_input is not looked at).
+constexpr bool prefers_temporal(const KernelChoiceInput& in, const Crossovers& x = measured_crossovers) noexcept {
+    if (in.steps < 2) return false;
+    for (const TemporalRule& r : x.temporal_rules) {
+        if (r.min_steps == 0) break;
+        if (in.weight_bytes >= r.min_weight_bytes && in.bits >= r.min_bits && in.steps >= r.min_steps && in.density >= r.min_density)
+            return true;
+    }
+    return false;
 }
 
 constexpr Kernel choose_kernel(const KernelChoiceInput& in, const Crossovers& x = measured_crossovers) noexcept {
-    if (in.temporal_input && in.steps > 1) return prefers_temporal(in.density, in.steps, x) ? Kernel::temporal : Kernel::event;
+    if (in.temporal_input && in.steps > 1) return prefers_temporal(in, x) ? Kernel::temporal : Kernel::event;
     if (in.have_sparse && in.weight_density < x.sparse_below_weight_density) return Kernel::dual_sparse;
     const int b = in.bits < 1 ? 1 : (in.bits > 8 ? 8 : in.bits);
     if (in.have_bitplane && in.bitplane_allowed && in.density > x.bitplane_above[b]) return Kernel::bitplane;

@@ -231,6 +231,7 @@ public:
         if (bitplane) m.bitplane_view_ = *bitplane;
         if (sparse) m.sparse_view_ = *sparse;
         m.layout_ = layout;
+        m.cache_choice_facts();
         return m;
     }
 
@@ -240,6 +241,7 @@ public:
             panel_view_ = o.panel_view_;
             bitplane_view_ = o.bitplane_view_;
             sparse_view_ = o.sparse_view_;
+            cache_choice_facts();
         }
     }
     SpikeMatvec& operator=(const SpikeMatvec& o) {
@@ -265,8 +267,8 @@ public:
     [[nodiscard]] const BitplaneWeightsView& bitplane() const noexcept { return bitplane_view_; }
     [[nodiscard]] const SparseWeightsView& sparse() const noexcept { return sparse_view_; }
 
-    /// The kernel the dispatcher would run for one step at this density (or T steps, temporal).
-    [[nodiscard]] Kernel choose(double density, std::size_t steps = 1, bool temporal_input = false) const noexcept {
+    /// What the dispatcher knows about this layer, for spikes at `density` over `steps` steps.
+    [[nodiscard]] KernelChoiceInput choice_input(double density, std::size_t steps = 1, bool temporal_input = false) const noexcept {
         KernelChoiceInput in;
         in.density = density;
         in.bits = bits();
@@ -275,8 +277,20 @@ public:
         in.have_bitplane = has_bitplane();
         in.bitplane_allowed = bitplane_allowed();
         in.have_sparse = has_sparse();
-        in.weight_density = has_sparse() ? static_cast<double>(sparse_view_.nonzeros) / (static_cast<double>(rows()) * static_cast<double>(cols())) : 1.0;
-        return choose_kernel(in);
+        in.weight_density = weight_density_;
+        in.weight_bytes = weight_bytes_;
+        return in;
+    }
+
+    /// The kernel the dispatcher would run for one step at this density (or T steps, temporal).
+    [[nodiscard]] Kernel choose(double density, std::size_t steps = 1, bool temporal_input = false) const noexcept {
+        return choose_kernel(choice_input(density, steps, temporal_input));
+    }
+
+    /// Whether T steps at this density run faster from a temporal train (one temporal-parallel
+    /// call) than as T one-step calls: the layout a layer should hold its spikes in.
+    [[nodiscard]] bool prefers_temporal(double density, std::size_t steps) const noexcept {
+        return kernels::prefers_temporal(choice_input(density, steps, true));
     }
 
     /// One step. `spikes`: the spike vector over the inputs, ceil(cols/64) words (bits past cols
@@ -342,6 +356,13 @@ private:
         panel_view_ = panel_.view();
         bitplane_view_ = bitplane_.view();
         sparse_view_ = sparse_.view();
+        cache_choice_facts();
+    }
+    // The per-layer facts of the kernel choice, computed once: the choice runs on every call,
+    // and on small layers (256², ~50 ns a step) its divisions were a measurable share.
+    void cache_choice_facts() noexcept {
+        weight_density_ = has_sparse() ? static_cast<double>(sparse_view_.nonzeros) / (static_cast<double>(rows()) * static_cast<double>(cols())) : 1.0;
+        weight_bytes_ = panel_view_.bytes();
     }
     [[nodiscard]] bool bitplane_allowed() const noexcept {
         return layout_.granularity != Granularity::per_group || layout_.group_size % 64 == 0;
@@ -515,6 +536,8 @@ private:
     BitplaneWeightsView bitplane_view_{};
     SparseWeightsView sparse_view_{};
     ScaleLayout layout_{};
+    double weight_density_ = 1.0;   // nonzero fraction of the sparse weights (1 without them)
+    std::size_t weight_bytes_ = 0;  // bytes of the panel layout
 };
 
 }  // namespace qslm::kernels
