@@ -400,6 +400,36 @@ int cmd_info(const std::string& model_arg, const std::string& target, bool as_js
 
 /// Accuracy of a classifier on --data, float or with every weight matrix at `uniform_bits`
 /// (rounded to nearest, as the search rounds it).
+/// What `qslm eval` evaluated, shared by both model kinds: the JSON fields that describe the
+/// weights and the run, and the first line of the human-readable summary.
+struct EvaluatedSetting {
+    int uniform_bits = 0;  ///< 0: the model's own weights
+    std::string granularity, rounding;
+    bool stored_qslm = false;
+    std::size_t bytes = 0, fp32_bytes = 0;
+    double seconds = 0.0;
+
+    void add_to(json& j) const {
+        j["bytes"] = bytes;
+        j["fp32_bytes"] = fp32_bytes;
+        j["uniform_bits"] = uniform_bits == 0 ? json(nullptr) : json(uniform_bits);
+        j["granularity"] = uniform_bits == 0 ? json(nullptr) : json(granularity);
+        j["rounding"] = uniform_bits == 0 ? json(nullptr) : json(rounding);
+        j["seconds"] = seconds;
+    }
+    [[nodiscard]] std::string label() const {
+        if (uniform_bits != 0) return "uniform " + std::to_string(uniform_bits) + "-bit " + granularity;
+        return stored_qslm ? "as stored" : "float";
+    }
+    /// "N bytes (P% of fp32), S s"
+    [[nodiscard]] std::string size_and_time() const {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "%zu bytes (%.1f%% of fp32), %.1f s", bytes,
+                      100.0 * static_cast<double>(bytes) / static_cast<double>(fp32_bytes), seconds);
+        return buf;
+    }
+};
+
 int cmd_eval_sdt(const std::string& model_arg, const DataOptions& data, int uniform_bits, const std::string& granularity,
                  const std::string& rounding, bool as_json, unsigned threads) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -433,26 +463,14 @@ int cmd_eval_sdt(const std::string& model_arg, const DataOptions& data, int unif
     const auto ev = evaluator.evaluate(inst, {.threads = threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads});
     const double accuracy = ev.performance.value;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const json j = {{"model", path},
-                    {"type", "sdt"},
-                    {"data", d.description},
-                    {"examples", d.full.size()},
-                    {"accuracy", accuracy},
-                    {"bytes", bytes},
-                    {"fp32_bytes", float_bytes(model)},
-                    {"uniform_bits", uniform_bits == 0 ? json(nullptr) : json(uniform_bits)},
-                    {"granularity", uniform_bits == 0 ? json(nullptr) : json(granularity)},
-                    {"rounding", uniform_bits == 0 ? json(nullptr) : json(rounding)},
-                    {"seconds", seconds}};
+    const EvaluatedSetting setting{uniform_bits, granularity, rounding, stored_qslm, bytes, float_bytes(model), seconds};
+    json j = {{"model", path}, {"type", "sdt"}, {"data", d.description}, {"examples", d.full.size()}, {"accuracy", accuracy}};
+    setting.add_to(j);
     if (as_json) {
         std::cout << j.dump(2) << "\n";
     } else {
-        std::printf("%s on %s\n",
-                    uniform_bits ? ("uniform " + std::to_string(uniform_bits) + "-bit " + granularity).c_str()
-                                 : (stored_qslm ? "as stored" : "float"),
-                    d.description.c_str());
-        std::printf("accuracy %.2f %%, %zu bytes (%.1f%% of fp32), %.1f s\n", 100.0 * accuracy, bytes,
-                    100.0 * static_cast<double>(bytes) / static_cast<double>(float_bytes(model)), seconds);
+        std::printf("%s on %s\n", setting.label().c_str(), d.description.c_str());
+        std::printf("accuracy %.2f %%, %s\n", 100.0 * accuracy, setting.size_and_time().c_str());
     }
     return 0;
 }
@@ -507,22 +525,14 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
               {"perplexity_kind", "word-level: 2^(bits_per_char * bytes_per_word)"},
               {"byte_perplexity", std::exp2(bpc)},
               {"bytes_per_word", d.bytes_per_word},
-              {"tokens", [&] { std::size_t n = 0; for (auto& s : d.full) n += s.size() - 1; return n; }()},
-              {"bytes", bytes},
-              {"fp32_bytes", float_bytes(model)},
-              {"uniform_bits", uniform_bits == 0 ? json(nullptr) : json(uniform_bits)},
-              {"granularity", uniform_bits == 0 ? json(nullptr) : json(granularity)},
-              {"rounding", uniform_bits == 0 ? json(nullptr) : json(rounding)},
-              {"seconds", seconds}};
+              {"tokens", [&] { std::size_t n = 0; for (auto& s : d.full) n += s.size() - 1; return n; }()}};
+    const EvaluatedSetting setting{uniform_bits, granularity, rounding, stored_qslm, bytes, float_bytes(model), seconds};
+    setting.add_to(j);
     if (as_json) {
         std::cout << j.dump(2) << "\n";
     } else {
-        std::printf("%s on %s\n",
-                    uniform_bits ? ("uniform " + std::to_string(uniform_bits) + "-bit " + granularity).c_str()
-                                 : (stored_qslm ? "as stored" : "float"),
-                    d.description.c_str());
-        std::printf("bits per char %.4f, word-level perplexity %.2f, %zu bytes (%.1f%% of fp32), %.1f s\n", bpc, ppl, bytes,
-                    100.0 * static_cast<double>(bytes) / static_cast<double>(float_bytes(model)), seconds);
+        std::printf("%s on %s\n", setting.label().c_str(), d.description.c_str());
+        std::printf("bits per char %.4f, word-level perplexity %.2f, %s\n", bpc, ppl, setting.size_and_time().c_str());
     }
     return 0;
 }
