@@ -12,7 +12,9 @@
 #include <Eigen/Dense>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -23,6 +25,7 @@
 #endif
 
 #include "qslm/kernels.hpp"
+#include "qslm/kernels/calibrate.hpp"
 #include "qslm/spike.hpp"
 #include "qslm/tensor.hpp"
 
@@ -35,6 +38,11 @@ namespace {
 struct Shape {
     std::size_t rows, cols;
 };
+
+// Crossovers measured on this machine at startup (calibrate.hpp: its own shapes, not the
+// sweep's); `auto` runs with them. The label also names what the compile-time defaults would
+// have chosen, so one run scores both.
+kernels::Crossovers calibrated = kernels::measured_crossovers;
 
 // ---------------------------------------------------------------------------------------------
 // Weights of the current (shape, bits), prepared once and reused by every case of that group.
@@ -59,19 +67,25 @@ PackedTensor<Bits> make_weights(std::size_t rows, std::size_t cols) {
     return PackedTensor<Bits>::from_levels(levels, rows, cols, ScaleLayout::per_channel(), scales).value();
 }
 
+// Weights of more than this many elements are prepared for the dense kernels only (panel and
+// int8): the float copy and the bit-plane/sparse layouts of a 16384² matrix would take 2 GiB.
+constexpr std::size_t large_weights = std::size_t{1} << 26;
+
 Prepared& prepared(std::size_t rows, std::size_t cols, int bits) {
     static Prepared p;
     if (p.rows == rows && p.cols == cols && p.bits == bits) return p;
     p = Prepared{};
+    const bool large = rows * cols > large_weights;
     auto build = [&](auto w) {
-        p.mv = kernels::SpikeMatvec::prepare(w.view(), {.bitplane = true, .sparse = true}).value();
+        p.mv = kernels::SpikeMatvec::prepare(w.view(), {.bitplane = !large, .sparse = !large}).value();
+        p.mv.use_crossovers(calibrated);
         p.cols_padded = (cols + 63) / 64 * 64;
-        p.dense_f32.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+        if (!large) p.dense_f32.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
         p.dense_i8.assign(rows * p.cols_padded, 0);
         for (std::size_t r = 0; r < rows; ++r)
             for (std::size_t c = 0; c < cols; ++c) {
                 const int l = w.level(r, c);
-                p.dense_f32(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = static_cast<float>(l);
+                if (!large) p.dense_f32(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = static_cast<float>(l);
                 p.dense_i8[r * p.cols_padded + c] = static_cast<std::int8_t>(l);
             }
     };
@@ -117,17 +131,22 @@ double weight_bytes(const Prepared& p, Kernel k, const Spikes& s, std::size_t st
             return chunk_col * static_cast<double>(any);
         }
         case Kernel::bitplane: {
-            std::size_t words = 0;
-            for (const auto w : s.spatial.words()) words += w != 0;
-            return static_cast<double>(words) * static_cast<double>(p.mv.bitplane().padded_rows()) * 8.0 * p.bits;
+            // Every tile-plane stripe (64 bytes) of each nonzero spike byte.
+            const auto& bp = p.mv.bitplane();
+            std::size_t bytes = 0;
+            for (const auto w : s.spatial.words())
+                for (int k = 0; k < 8; ++k) bytes += ((w >> (8 * k)) & 0xFF) != 0;
+            return static_cast<double>(bytes) * static_cast<double>(bp.tiles()) * 64.0 * p.bits;
         }
         case Kernel::dual_sparse: {
+            // Per active input: its tiles' masks and starts, and its nonzero levels.
             const auto& sp = p.mv.sparse();
-            double e = 0;
+            const std::size_t tiles = sp.tiles();
+            double b = 0;
             for (std::size_t t = 0; t < steps; ++t)
                 for (std::size_t c = 0; c < p.cols; ++c)
-                    if (s.spatial.test(c, t)) e += sp.col_start[c + 1] - sp.col_start[c];
-            return e * 6.0;  // uint32 row + int16 level
+                    if (s.spatial.test(c, t)) b += 12.0 * tiles + 2.0 * (sp.start[(c + 1) * tiles] - sp.start[c * tiles]);
+            return b;
         }
         default: return 0;
     }
@@ -179,7 +198,11 @@ void run_kernel(benchmark::State& st, Shape sh, int bits, double density, std::s
     if (k == Kernel::automatic) {
         const double d = double(s.count) / (double(sh.cols) * double(steps));
         ran = p.mv.prefers_temporal(d, steps) ? Kernel::temporal : p.mv.choose(d);
-        st.SetLabel(std::string("chose ") + kernels::to_string(ran));
+        const auto in = p.mv.choice_input(d, steps, true);
+        const Kernel by_default = kernels::prefers_temporal(in, kernels::measured_crossovers)
+                                      ? Kernel::temporal
+                                      : kernels::choose_kernel(p.mv.choice_input(d), kernels::measured_crossovers);
+        st.SetLabel(std::string("chose ") + kernels::to_string(ran) + " defaults " + kernels::to_string(by_default));
     }
     set_counters(st, weight_bytes(p, ran, s, steps), double(sh.rows) * double(s.count));
 }
@@ -257,6 +280,38 @@ void run_int8(benchmark::State& st, Shape sh, int bits, double density, std::siz
     set_counters(st, double(sh.rows) * double(p.cols_padded) * double(steps), double(sh.rows) * double(s.count));
 }
 
+// The dense kernel (or the int8 GEMV) on `rotating_copies` copies of the same weights in turn, so
+// that each call reads weights that the other copies have pushed out of the caches.
+constexpr std::size_t rotating_copies = 4;
+
+void run_rotating(benchmark::State& st, Shape sh, int bits, double density, bool int8) {
+    Prepared& p = prepared(sh.rows, sh.cols, bits);
+    const Spikes s = make_spikes(sh.cols, density, 1);
+    std::vector<kernels::SpikeMatvec> layers;
+    std::vector<std::vector<std::int8_t>> i8;
+    for (std::size_t i = 0; i < rotating_copies; ++i) {
+        if (int8) i8.push_back(p.dense_i8);
+        else layers.push_back(p.mv);
+    }
+    std::vector<std::uint8_t> x(p.cols_padded, 0);
+    for (std::size_t c = 0; c < sh.cols; ++c) x[c] = s.spatial.test(c, 0) ? 1 : 0;
+    std::vector<std::int32_t> out(p.mv.output_size());
+    std::size_t next = 0;
+    for (auto _ : st) {
+        if (int8) {
+            int8_gemv(i8[next].data(), x.data(), out.data(), sh.rows, p.cols_padded);
+        } else if (!layers[next].accumulate(s.spatial.words(), std::span<std::int32_t>(out), {Kernel::dense}).ok()) {
+            st.SkipWithError("kernel refused the call");
+            return;
+        }
+        next = (next + 1) % rotating_copies;
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    const double bytes = int8 ? double(sh.rows) * double(p.cols_padded) : double(p.mv.panel().bytes());
+    set_counters(st, bytes, double(sh.rows) * double(s.count));
+}
+
 // Streaming read of a buffer far larger than any cache: the machine's memory read bandwidth.
 void run_bandwidth(benchmark::State& st, std::size_t mib) {
     const std::size_t n = mib * (std::size_t{1} << 20) / 8;
@@ -283,7 +338,8 @@ constexpr std::size_t step_counts[] = {1, 4, 8, 16};
 constexpr Kernel kernels_swept[] = {Kernel::dense, Kernel::event, Kernel::bitplane, Kernel::temporal, Kernel::dual_sparse};
 
 void register_all() {
-    benchmark::RegisterBenchmark("memory_read_bandwidth/512", [](benchmark::State& st) { run_bandwidth(st, 512); })
+    // 2 GiB: several times the largest L3 seen on these machines (a 260 MiB Xeon).
+    benchmark::RegisterBenchmark("memory_read_bandwidth/2048", [](benchmark::State& st) { run_bandwidth(st, 2048); })
         ->Unit(benchmark::kMillisecond)->MinTime(0.5);
     for (const Shape sh : shapes)
         for (const int bits : widths)
@@ -325,8 +381,11 @@ void register_all() {
                                                      [=](benchmark::State& st) { run_kernel(st, sh, bits, d, T, k, Isa::automatic); })
                             ->Unit(benchmark::kMicrosecond);
                 }
-    // Weights far beyond the caches (32 MiB of 4-bit panel, 64 MiB of 8-bit): the dense kernel's
-    // share of the memory bandwidth measured above.
+    // Large weights. 8192² (32 MiB of 4-bit panel, 64 MiB of 8-bit) is partly served from L3 on
+    // the machines seen. Beyond the caches: a tensor holds at most 2^28 weights (16384², 128 MiB
+    // at 4 bits), less than the largest L3 seen (260 MiB), so the `_rotating` cases run the kernel
+    // on four copies of the 16384² weights in turn (512 MiB / 1 GiB, as a model's layers are read
+    // once per token): each call's weights were last read 3 calls (>= 384 MiB of reads) earlier.
     for (const int bits : {4, 8}) {
         const Shape big{8192, 8192};
         benchmark::RegisterBenchmark(case_name("dense", big, bits, 100, 1).c_str(),
@@ -334,6 +393,15 @@ void register_all() {
             ->Unit(benchmark::kMicrosecond);
         benchmark::RegisterBenchmark(case_name("int8_dense", big, bits, 100, 1).c_str(),
                                      [=](benchmark::State& st) { run_int8(st, big, bits, 0.1, 1); })
+            ->Unit(benchmark::kMicrosecond);
+    }
+    for (const int bits : {4, 8}) {
+        const Shape huge{16384, 16384};
+        benchmark::RegisterBenchmark(case_name("dense_rotating", huge, bits, 100, 1).c_str(),
+                                     [=](benchmark::State& st) { run_rotating(st, huge, bits, 0.1, false); })
+            ->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(case_name("int8_dense_rotating", huge, bits, 100, 1).c_str(),
+                                     [=](benchmark::State& st) { run_rotating(st, huge, bits, 0.1, true); })
             ->Unit(benchmark::kMicrosecond);
     }
 }
@@ -347,6 +415,30 @@ int main(int argc, char** argv) {
     for (const Isa i : kernels::all_isas)
         if (kernels::isa_compiled(i)) compiled += std::string(kernels::to_string(i)) + " ";
     benchmark::AddCustomContext("qslm_kernel_isas_compiled", compiled);
+    auto cal = kernels::calibrate_crossovers();
+    if (!cal) {
+        std::fprintf(stderr, "calibration failed: %s\n", std::string(cal.message()).c_str());
+        return 1;
+    }
+    calibrated = cal->crossovers;
+    std::string rules;
+    for (const auto& r : calibrated.temporal_rules) {
+        if (r.min_steps == 0) break;
+        rules += "[" + std::to_string(r.min_weight_bytes >> 10) + " KiB, " +
+                 (r.max_weight_bytes == std::numeric_limits<std::size_t>::max() ? std::string("inf") : std::to_string(r.max_weight_bytes >> 10) + " KiB") +
+                 ") density [" + std::to_string(r.min_density) + ", " + std::to_string(r.max_density) + ") T>=" + std::to_string(r.min_steps) + "; ";
+    }
+    benchmark::AddCustomContext("qslm_calibrated_temporal_rules", rules.empty() ? "none" : rules);
+    std::string planes;
+    for (int b = 1; b <= 8; ++b) planes += std::to_string(b) + ":" + std::to_string(calibrated.bitplane_above[b]) + " ";
+    benchmark::AddCustomContext("qslm_calibrated_bitplane_above", planes);
+    std::string raw;
+    for (const auto& m : cal->temporal)
+        raw += std::to_string(m.weight_bytes >> 10) + "KiB/" + std::to_string(m.density) + "/" + std::to_string(m.steps) + "=" + std::to_string(m.speedup) + " ";
+    benchmark::AddCustomContext("qslm_calibration_temporal_speedups", raw);
+    raw.clear();
+    for (const auto& m : cal->bitplane) raw += std::to_string(m.bits) + "bit/" + std::to_string(m.density) + "=" + std::to_string(m.speedup) + " ";
+    benchmark::AddCustomContext("qslm_calibration_bitplane_speedups", raw);
     register_all();
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

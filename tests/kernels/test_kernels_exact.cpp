@@ -126,3 +126,34 @@ TEMPLATE_TEST_CASE("dense and event-driven stay exact when every field holds its
             if (mv->accumulator_width() == kernels::AccumulatorWidth::int16) CHECK(run<std::int16_t>(*mv, spikes, k, isa) == truth);
         }
 }
+
+TEMPLATE_TEST_CASE("bit-plane: byte counters and long spike vectors stay exact", "[kernels]", (PackedTensor<1, encoding::Bipolar>),
+                   (PackedTensor<4, encoding::Signed>), (PackedTensor<8, encoding::Unsigned>)) {
+    // The SIMD bit-plane kernel counts in byte lanes folded every 31 spike bytes and lists at
+    // most 1024 nonzero spike bytes at a time (8192 inputs): all-maximal fields with every input
+    // active fill the byte counters to exactly 248 before a fold, and 9000 inputs take two lists
+    // (the bias must be added once, the second list's sums added to the first's).
+    using T = TestType;
+    constexpr int B = T::bits;
+    const std::size_t rows = GENERATE(70u, 130u);
+    const std::size_t cols = GENERATE(248u, 9000u);
+    const bool maximal = GENERATE(true, false);
+    const double density = GENERATE(1.0, 0.5);
+    const auto w = maximal ? T::from_levels(std::vector<std::int16_t>(rows * cols, static_cast<std::int16_t>(T::max_level)), rows, cols,
+                                            ScaleLayout::per_channel(), std::vector<float>(rows, 0.5f))
+                                 .value()
+                           : test::random_weights<B, typename T::encoding>(rows, cols, ScaleLayout::per_channel(), 77, 0.3);
+    auto mv = kernels::SpikeMatvec::prepare(w.view(), {.bitplane = true, .sparse = true});
+    REQUIRE(mv.ok());
+    const auto spikes = test::random_spikes(cols, density, 5);
+    const auto truth = test::naive_accumulate(w.view(), spikes);
+    INFO("bits " << B << " shape " << rows << "x" << cols << " maximal " << maximal << " density " << density);
+    for (const Kernel k : {Kernel::bitplane, Kernel::dual_sparse}) {
+        REQUIRE(run<std::int32_t>(*mv, spikes, k, Isa::scalar) == truth);
+        for (const Isa isa : test::usable_isas()) {
+            INFO("kernel " << kernels::to_string(k) << " isa " << kernels::to_string(isa));
+            CHECK(run<std::int32_t>(*mv, spikes, k, isa) == truth);
+            if (mv->accumulator_width() == kernels::AccumulatorWidth::int16) CHECK(run<std::int16_t>(*mv, spikes, k, isa) == truth);
+        }
+    }
+}

@@ -99,6 +99,21 @@ TEST_CASE("preparing into caller buffers refuses a buffer that is too small") {
     const auto w = test::random_weights<3, encoding::Signed>(70, 90, ScaleLayout::per_channel(), 5);
     std::vector<std::uint8_t> small(kernels::panel_weights_bytes(70, 90, 3) - 1);
     CHECK(kernels::prepare_panel_into(w.view(), std::span<std::uint8_t>(small)).status() == Status::buffer_too_small);
-    std::vector<std::uint64_t> small_bp(kernels::bitplane_weights_words(70, 90, 3) - 1);
-    CHECK(kernels::prepare_bitplane_into(w.view(), std::span<std::uint64_t>(small_bp)).status() == Status::buffer_too_small);
+    std::vector<std::uint8_t> small_bp(kernels::bitplane_weights_bytes(70, 90, 3) - 1);
+    CHECK(kernels::prepare_bitplane_into(w.view(), std::span<std::uint8_t>(small_bp)).status() == Status::buffer_too_small);
+    // Sparse: each of the three buffers one entry short (the level buffer must include the padding).
+    const std::size_t tiles = kernels::sparse_tiles(70), nnz = kernels::count_nonzero_levels(w.view());
+    std::vector<std::uint64_t> mask(90 * tiles);
+    std::vector<std::uint32_t> start(90 * tiles + 1);
+    std::vector<std::int16_t> level(nnz + kernels::sparse_level_padding);
+    auto sparse = [&](std::size_t mask_n, std::size_t start_n, std::size_t level_n) {
+        return kernels::prepare_sparse_into(w.view(), std::span<std::uint64_t>(mask.data(), mask_n),
+                                            std::span<std::uint32_t>(start.data(), start_n), std::span<std::int16_t>(level.data(), level_n))
+            .status();
+    };
+    CHECK(sparse(mask.size(), start.size(), level.size()) == Status::ok);
+    CHECK(sparse(mask.size() - 1, start.size(), level.size()) == Status::buffer_too_small);
+    CHECK(sparse(mask.size(), start.size() - 1, level.size()) == Status::buffer_too_small);
+    CHECK(sparse(mask.size(), start.size(), level.size() - 1) == Status::buffer_too_small);
+    CHECK(sparse(mask.size(), start.size(), nnz) == Status::buffer_too_small);
 }

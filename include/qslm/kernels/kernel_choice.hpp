@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 namespace qslm::kernels {
 
@@ -39,23 +40,34 @@ struct KernelChoiceInput {
     std::size_t weight_bytes = 0;
 };
 
-/// One case in which the temporal-parallel kernel beats T one-step calls: weights of at least
-/// this size and width, at least this many steps, at least this density.
+/// One case in which the temporal-parallel kernel beats T one-step calls: weights in
+/// [min_weight_bytes, max_weight_bytes) of at least this width, at least this many steps, spike
+/// density in [min_density, max_density). (The upper bounds let a calibration, calibrate.hpp,
+/// state what it measured per size and density band without extending it to the next band.)
 struct TemporalRule {
     std::size_t min_weight_bytes = 0;
     int min_bits = 1;
     std::size_t min_steps = 0;  ///< 0: no rule
     double min_density = 0.0;
+    std::size_t max_weight_bytes = std::numeric_limits<std::size_t>::max();
+    double max_density = 2.0;
 };
 
-/// Crossover points, measured by benchmarks/kernels on the AVX-512 machine of docs/benchmarks.md
-/// (section "Dispatcher" has the run and the per-case table they come from).
+/// Room for the rules of a calibration (sizes x densities it measured) or the defaults below.
+inline constexpr std::size_t max_temporal_rules = 16;
+
+/// Crossover points. The defaults (measured_crossovers) were measured by benchmarks/kernels on an
+/// AVX-512 AMD EPYC (1 MiB L2, fast 32 MiB L3 per CCD); a machine with other caches moves the
+/// temporal crossover a lot (on a 2 MiB-L2 Xeon temporal wins from 4 MiB weights and T = 4-16,
+/// where the EPYC needs 16 MiB), so host code can measure its own with
+/// calibrate_crossovers() (calibrate.hpp) and hand them to SpikeMatvec::use_crossovers().
 struct Crossovers {
-    /// Bit-plane beats event-driven above this density, per width (index = bits). Measured: never
-    /// at 2, 4 or 8 bits up to 50 % density (event-driven with byte-slot sums is 1.3-2x faster
-    /// there); 1-bit is not in the sweep and keeps the bit-plane kernel, whose single plane is
-    /// the 1-bit weights themselves.
-    double bitplane_above[9] = {1.01, 0.10, 1.01, 1.01, 1.01, 1.01, 1.01, 1.01, 1.01};
+    /// Bit-plane beats event-driven above this density, per width (index = bits). From the
+    /// calibrations (calibrate.hpp) of the runs in docs/benchmarks.md, byte-stripe bit-plane
+    /// kernel on the Xeon: 1-bit from 26 % (61 % in another run), 2-bit and 5-8-bit from 61 %,
+    /// 3-4-bit never (up to 75 %); a threshold had to hold on 384² and 1536² weights alike (on
+    /// 256² the kernel's per-call setup costs more). So it never runs at 2, 4 or 8 bits up to 50 %.
+    double bitplane_above[9] = {1.01, 0.26, 0.61, 1.01, 1.01, 0.61, 0.61, 0.61, 0.61};
     /// Dense (masked) beats event-driven above this density (measured: not up to 50 %).
     double dense_above = 1.01;
     /// Temporal-parallel vs T one-step calls: it fetches each active input's weights once per
@@ -71,7 +83,7 @@ struct Crossovers {
     ///    (event-driven up to 5x slower; the T = 4-8 crossover moved between runs with the other
     ///    jobs' use of the shared L3).
     /// The first rule that matches decides; a rule with min_steps 0 ends the list.
-    TemporalRule temporal_rules[6] = {
+    TemporalRule temporal_rules[max_temporal_rules] = {
         {.min_weight_bytes = std::size_t{12} << 20, .min_bits = 1, .min_steps = 16, .min_density = 0.0},
         {.min_weight_bytes = std::size_t{12} << 20, .min_bits = 1, .min_steps = 8, .min_density = 0.15},
         {.min_weight_bytes = std::size_t{12} << 20, .min_bits = 1, .min_steps = 4, .min_density = 0.35},
@@ -92,7 +104,8 @@ constexpr bool prefers_temporal(const KernelChoiceInput& in, const Crossovers& x
     if (in.steps < 2) return false;
     for (const TemporalRule& r : x.temporal_rules) {
         if (r.min_steps == 0) break;
-        if (in.weight_bytes >= r.min_weight_bytes && in.bits >= r.min_bits && in.steps >= r.min_steps && in.density >= r.min_density)
+        if (in.weight_bytes >= r.min_weight_bytes && in.weight_bytes < r.max_weight_bytes && in.bits >= r.min_bits &&
+            in.steps >= r.min_steps && in.density >= r.min_density && in.density < r.max_density)
             return true;
     }
     return false;

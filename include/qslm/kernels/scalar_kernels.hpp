@@ -110,36 +110,52 @@ inline void temporal(const PanelWeightsView& w, const std::uint64_t* temporal_wo
     }
 }
 
-/// Bit-plane AND + popcount over spike words [w0, w1) (n = spikes in that range).
+/// Bit-plane AND + popcount over spike words [w0, w1) (n = spikes in that range): for every tile
+/// of 64 rows, every plane and every nonzero spike byte, adds popcount(plane byte AND spike
+/// byte) << plane to the row.
 inline void bitplane(const BitplaneWeightsView& w, const std::uint64_t* spikes, std::size_t w0, std::size_t w1, std::size_t n,
                      OutRef out) noexcept {
-    std::uint32_t acc[detail::max_block_rows];
+    std::uint32_t acc[bitplane_tile_rows];
     const std::uint32_t bias = static_cast<std::uint32_t>(w.map.offset) * static_cast<std::uint32_t>(n);
-    for (std::size_t r0 = 0; r0 < w.rows; r0 += detail::max_block_rows) {
-        const std::size_t len = (w.rows - r0 < detail::max_block_rows) ? w.rows - r0 : detail::max_block_rows;
-        for (std::size_t i = 0; i < len; ++i) acc[i] = 0;
+    const std::size_t b0 = 8 * w0, b1 = (8 * w1 < w.spike_bytes()) ? 8 * w1 : w.spike_bytes();
+    for (std::size_t tile = 0; tile < w.tiles(); ++tile) {
+        for (auto& a : acc) a = 0;
         for (int p = 0; p < w.bits; ++p)
-            for (std::size_t word = w0; word < w1; ++word) {
-                const std::uint64_t s = spikes[word];
-                if (s == 0) continue;  // a silent stripe contributes nothing
-                const std::uint64_t* stripe = w.stripe(p, word) + r0;
-                for (std::size_t i = 0; i < len; ++i)
-                    acc[i] += static_cast<std::uint32_t>(std::popcount(stripe[i] & s)) << p;
+            for (std::size_t j = b0; j < b1; ++j) {
+                const auto s = static_cast<std::uint8_t>(spikes[j / 8] >> (8 * (j % 8)));
+                if (s == 0) continue;  // a silent byte of inputs contributes nothing
+                const std::uint8_t* stripe = w.stripe(tile, p, j);
+                for (std::size_t i = 0; i < bitplane_tile_rows; ++i)
+                    acc[i] += static_cast<std::uint32_t>(std::popcount(static_cast<unsigned>(stripe[i] & s))) << p;
             }
+        const std::size_t r0 = tile * bitplane_tile_rows;
+        const std::size_t len = (w.rows - r0 < bitplane_tile_rows) ? w.rows - r0 : bitplane_tile_rows;
         for (std::size_t i = 0; i < len; ++i)
             out.put(r0 + i, static_cast<std::int32_t>(static_cast<std::uint32_t>(w.map.scale) * acc[i] + bias));
     }
 }
 
-/// Dual-sparse: for each active input, adds only that column's nonzero levels.
+/// Dual-sparse: for each active input, adds only that column's nonzero levels (tile by tile:
+/// the mask's set bits, in order, are the rows of the packed levels).
 inline void dual_sparse(const SparseWeightsView& w, const std::uint32_t* active, std::size_t n, OutRef out) noexcept {
-    if (!out.add)
-        for (std::size_t r = 0; r < w.rows; ++r) out.put(r, 0);
-    OutRef add = out;
-    add.add = true;
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint32_t c = active[i];
-        for (std::uint32_t e = w.col_start[c]; e < w.col_start[c + 1]; ++e) add.put(w.row_index[e], w.level[e]);
+    std::uint32_t acc[detail::max_block_rows];
+    constexpr std::size_t tiles_per_block = detail::max_block_rows / sparse_tile_rows;
+    const std::size_t tiles = w.tiles();
+    for (std::size_t t0 = 0; t0 < tiles; t0 += tiles_per_block) {
+        const std::size_t t1 = (t0 + tiles_per_block < tiles) ? t0 + tiles_per_block : tiles;
+        for (auto& a : acc) a = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t c = active[i];
+            for (std::size_t t = t0; t < t1; ++t) {
+                std::uint32_t e = w.start[c * tiles + t];
+                std::uint32_t* tile_acc = acc + (t - t0) * sparse_tile_rows;
+                for (std::uint64_t m = w.mask[c * tiles + t]; m != 0; m &= m - 1)
+                    tile_acc[std::countr_zero(m)] += static_cast<std::uint32_t>(static_cast<std::int32_t>(w.level[e++]));
+            }
+        }
+        const std::size_t r0 = t0 * sparse_tile_rows;
+        const std::size_t r1 = (t1 * sparse_tile_rows < w.rows) ? t1 * sparse_tile_rows : w.rows;
+        for (std::size_t r = r0; r < r1; ++r) out.put(r, static_cast<std::int32_t>(acc[r - r0]));
     }
 }
 

@@ -54,7 +54,7 @@ struct RunInfo {
 /// Which prepared layouts to build. The panel layout serves dense, event-driven and temporal.
 struct PrepareOptions {
     bool bitplane = true;  ///< AND + popcount layout (as much memory again as the packed weights)
-    bool sparse = false;   ///< compressed sparse (CSC) layout, for pruned weights
+    bool sparse = false;   ///< bitmap-compressed sparse layout (sparse_weights.hpp), for pruned weights
 };
 
 namespace detail {
@@ -235,7 +235,8 @@ public:
         return m;
     }
 
-    SpikeMatvec(const SpikeMatvec& o) : panel_(o.panel_), bitplane_(o.bitplane_), sparse_(o.sparse_), layout_(o.layout_) {
+    SpikeMatvec(const SpikeMatvec& o)
+        : panel_(o.panel_), bitplane_(o.bitplane_), sparse_(o.sparse_), layout_(o.layout_), crossovers_(o.crossovers_) {
         if (o.owns()) bind();
         else {
             panel_view_ = o.panel_view_;
@@ -262,7 +263,7 @@ public:
     /// The narrowest output type that can hold every result (int16 or int32).
     [[nodiscard]] AccumulatorWidth accumulator_width() const noexcept { return panel_view_.width; }
     [[nodiscard]] bool has_bitplane() const noexcept { return bitplane_view_.data != nullptr; }
-    [[nodiscard]] bool has_sparse() const noexcept { return sparse_view_.col_start != nullptr; }
+    [[nodiscard]] bool has_sparse() const noexcept { return sparse_view_.mask != nullptr; }
     [[nodiscard]] const PanelWeightsView& panel() const noexcept { return panel_view_; }
     [[nodiscard]] const BitplaneWeightsView& bitplane() const noexcept { return bitplane_view_; }
     [[nodiscard]] const SparseWeightsView& sparse() const noexcept { return sparse_view_; }
@@ -284,13 +285,19 @@ public:
 
     /// The kernel the dispatcher would run for one step at this density (or T steps, temporal).
     [[nodiscard]] Kernel choose(double density, std::size_t steps = 1, bool temporal_input = false) const noexcept {
-        return choose_kernel(choice_input(density, steps, temporal_input));
+        return choose_kernel(choice_input(density, steps, temporal_input), *crossovers_);
     }
+
+    /// Crossover points the automatic choice uses: measured_crossovers by default, or those a
+    /// calibration measured on this machine (calibrate.hpp). The object must outlive this
+    /// SpikeMatvec and its copies (it is referenced, not copied: layers share one).
+    void use_crossovers(const Crossovers& x) noexcept { crossovers_ = &x; }
+    [[nodiscard]] const Crossovers& crossovers() const noexcept { return *crossovers_; }
 
     /// Whether T steps at this density run faster from a temporal train (one temporal-parallel
     /// call) than as T one-step calls: the layout a layer should hold its spikes in.
     [[nodiscard]] bool prefers_temporal(double density, std::size_t steps) const noexcept {
-        return kernels::prefers_temporal(choice_input(density, steps, true));
+        return kernels::prefers_temporal(choice_input(density, steps, true), *crossovers_);
     }
 
     /// One step. `spikes`: the spike vector over the inputs, ceil(cols/64) words (bits past cols
@@ -536,6 +543,7 @@ private:
     BitplaneWeightsView bitplane_view_{};
     SparseWeightsView sparse_view_{};
     ScaleLayout layout_{};
+    const Crossovers* crossovers_ = &measured_crossovers;
     double weight_density_ = 1.0;   // nonzero fraction of the sparse weights (1 without them)
     std::size_t weight_bytes_ = 0;  // bytes of the panel layout
 };

@@ -23,10 +23,14 @@
 
 #include "qslm/core/config.hpp"
 #include "qslm/kernels/detail/simd_kernels.hpp"
+#include "qslm/kernels/scalar_kernels.hpp"
 #include "qslm/spike/spike_train.hpp"
 
-#if defined(__AVX512F__)
+#if defined(__SSE4_2__) || defined(__AVX2__) || defined(__AVX512F__)
 #  include <immintrin.h>
+#endif
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#  include <arm_neon.h>
 #endif
 
 namespace qslm::kernels::detail {
@@ -149,12 +153,23 @@ struct byte_slots {
 
 // The weights (one register of a chunk at p) of input number i of a call: the i-th listed active
 // input (event-driven), or input c0 + i masked by its spike bit (dense).
+// How far ahead (in 64-byte chunks: 4 KiB) the dense kernel prefetches its weights, into L2
+// (locality 2: prefetcht1 / PLDL2KEEP). Measured on weights beyond the caches (four 16384²
+// layers in turn, docs/benchmarks.md), two rounds, dense 4-bit / 8-bit read rate as a share of the
+// streaming read in the same process: none 51-76 %; 32 chunks to all levels 75-87 %; 64 to all
+// levels 85-87 %; 64 to L2 93-109 %; 128 to all levels ~100-110 % (with a slower probe).
+inline constexpr std::size_t dense_prefetch_chunks = 64;
+
 template <class V, class U, bool Masked>
 QSLM_ALWAYS_INLINE V panel_input(const std::uint8_t* p, const std::uint32_t* active, const std::uint64_t* spikes, std::size_t c0,
                                  std::size_t i) noexcept {
     if constexpr (Masked) {
         const std::size_t c = c0 + i;
         const U m = static_cast<U>(U(0) - static_cast<U>((spikes[c / 64] >> (c % 64)) & 1u));
+        // The dense kernel streams a block's chunks in order; on weights beyond the caches the
+        // hardware prefetcher alone kept it at ~60 % of the streaming read rate (docs/benchmarks.md).
+        // Prefetching a few KiB ahead (past the block's end it only touches the next block) fixes that.
+        __builtin_prefetch(p + (c + dense_prefetch_chunks) * panel_chunk_bytes, 0, 2);
         return V::load_unaligned(reinterpret_cast<const U*>(p + c * panel_chunk_bytes)) & V(m);
     } else {
         return V::load_unaligned(reinterpret_cast<const U*>(p + std::size_t{active[i]} * panel_chunk_bytes));
@@ -281,99 +296,281 @@ QSLM_ALWAYS_INLINE V sum_bytes(V x) noexcept {
     return (x & b32) + (x >> 32);
 }
 
+// Byte-wise popcount of a register of bytes: AVX-512 BITALG's vpopcntb where the TU has it,
+// else the nibble table (vpshufb) on x86, NEON's cnt, or SWAR on 64-bit lanes.
+template <class A>
+QSLM_ALWAYS_INLINE xsimd::batch<std::uint8_t, A> popcount_u8(const xsimd::batch<std::uint8_t, A>& x) noexcept {
+    using B8 = xsimd::batch<std::uint8_t, A>;
+#if defined(__AVX512BITALG__)
+    if constexpr (is_avx512<A>) return B8(_mm512_popcnt_epi8(x));
+#elif defined(__AVX512BW__)
+    if constexpr (is_avx512<A>) {
+        const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+        const __m512i low = _mm512_set1_epi8(0x0F);
+        const __m512i v = x;
+        return B8(_mm512_add_epi8(_mm512_shuffle_epi8(lut, _mm512_and_si512(v, low)),
+                                  _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), low))));
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (std::is_same_v<A, xsimd::avx2>) {
+        const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+        const __m256i low = _mm256_set1_epi8(0x0F);
+        const __m256i v = x;
+        return B8(_mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
+                                  _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low))));
+    }
+#endif
+#if defined(__SSSE3__)
+    if constexpr (std::is_same_v<A, xsimd::sse4_2>) {
+        const __m128i lut = _mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+        const __m128i low = _mm_set1_epi8(0x0F);
+        const __m128i v = x;
+        return B8(_mm_add_epi8(_mm_shuffle_epi8(lut, _mm_and_si128(v, low)), _mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(v, 4), low))));
+    }
+#endif
+#if defined(__ARM_NEON) && defined(__aarch64__)
+    if constexpr (std::is_same_v<A, xsimd::neon64>) return B8(vcntq_u8(x));
+#endif
+    using B64 = xsimd::batch<std::uint64_t, A>;
+    return xsimd::bitwise_cast<B8>(popcount_bytes(xsimd::bitwise_cast<B64>(x)));
+}
+
+// Bit-plane kernel (layout: bitplane_weights.hpp). The nonzero spike bytes are listed once; then
+// for a pass of 4 registers of rows (64..256 rows) and one plane, every listed byte costs one
+// broadcast and, per register, a load, an AND, a byte popcount and a byte add. The byte counters
+// take at most 31 inputs bytes (31 x 8 = 248 <= 255) before they are folded into 16-bit
+// counters (even/odd bytes), which take a whole list (<= 1024 x 8 = 8192); after each plane the
+// 16-bit counters are shifted by the plane and added to 32-bit totals in L1. The scalar
+// reference instead widens every popcount to 32 bits, and that is what it pays for.
 template <class A>
 void bitplane_impl(const BitplaneWeightsView& w, const std::uint64_t* spikes, std::size_t w0, std::size_t w1, std::size_t count,
                    OutRef out) noexcept {
-    using V = xsimd::batch<std::uint64_t, A>;
-    constexpr std::size_t L = V::size;
-    constexpr int unroll = 4;                      // rows per step: 4 registers (padded_rows is a multiple of 32)
-    constexpr std::size_t step_rows = L * unroll;
+    using B8 = xsimd::batch<std::uint8_t, A>;
+    using B16 = xsimd::batch<std::uint16_t, A>;
+    using B32 = xsimd::batch<std::uint32_t, A>;
+    constexpr std::size_t RB = B8::size;  // rows per register: one byte lane each
+    constexpr std::size_t regs_per_tile = bitplane_tile_rows / RB;
+    constexpr std::size_t NR = regs_per_tile > 4 ? regs_per_tile : 4;  // registers per pass
+    constexpr std::size_t tiles_per_pass = NR / regs_per_tile;
+    constexpr std::size_t Q = B32::size;  // = RB / 4
+    constexpr std::size_t list_capacity = 1024;
+    std::uint32_t list_offset[list_capacity];  // byte index * 64: the stripe's offset within a tile-plane
+    std::uint8_t list_bits[list_capacity];
+    alignas(64) std::uint32_t total[NR * RB];  // per register: rows 4q, 4q+2, 4q+1, 4q+3 (see the fold)
+    const std::size_t tiles = w.tiles(), nb = w.spike_bytes();
     const std::uint32_t bias = static_cast<std::uint32_t>(w.map.offset) * static_cast<std::uint32_t>(count);
-    for (std::size_t r0 = 0; r0 < w.rows; r0 += step_rows) {
-        V total[unroll];
-        for (auto& t : total) t = V(std::uint64_t{0});
-        for (int p = 0; p < w.bits; ++p) {
-            V acc[unroll], bytes[unroll];
-            for (int u = 0; u < unroll; ++u) acc[u] = bytes[u] = V(std::uint64_t{0});
-            int pending = 0;
-            for (std::size_t word = w0; word < w1; ++word) {
-                const std::uint64_t s = spikes[word];
-                if (s == 0) continue;  // a silent stripe contributes nothing
-                const V sv(s);
-                const std::uint64_t* stripe = w.stripe(p, word) + r0;
-#if defined(__AVX512VPOPCNTDQ__)
-                if constexpr (is_avx512<A>) {
-                    static_for<unroll>([&](auto u) {
-                        const __m512i x = _mm512_and_si512(_mm512_loadu_si512(stripe + decltype(u)::value * L), sv);
-                        acc[decltype(u)::value] += V(_mm512_popcnt_epi64(x));
-                    });
-                    continue;
+    std::size_t word = w0;
+    for (bool first = true;; first = false) {
+        std::size_t n = 0;
+        for (; word < w1 && n + 8 <= list_capacity; ++word)
+            for (std::uint64_t s = spikes[word]; s != 0;) {
+                const int k = std::countr_zero(s) / 8;
+                const std::size_t j = word * 8 + static_cast<std::size_t>(k);
+                if (j < nb) {  // bits past cols (none in a well-formed spike vector) have no weights
+                    list_offset[n] = static_cast<std::uint32_t>(j * bitplane_tile_rows);
+                    list_bits[n++] = static_cast<std::uint8_t>(s >> (8 * k));
                 }
-#endif
-                static_for<unroll>([&](auto u) {
-                    constexpr int k = decltype(u)::value;
-                    bytes[k] += popcount_bytes(V::load_unaligned(stripe + k * L) & sv);
-                });
-                if (++pending == 31) {  // bytes hold at most 31 * 8 = 248: fold before they can wrap
-                    for (int u = 0; u < unroll; ++u) {
-                        acc[u] += sum_bytes(bytes[u]);
-                        bytes[u] = V(std::uint64_t{0});
+                s &= ~(std::uint64_t{0xFF} << (8 * k));
+            }
+        const OutRef o{out.i16, out.i32, out.add || !first};
+        const std::uint32_t add_bias = first ? bias : 0u;
+        for (std::size_t t0 = 0; t0 < tiles; t0 += tiles_per_pass) {
+            for (auto& t : total) t = 0;
+            for (int p = 0; p < w.bits; ++p) {
+                // A pass past the last tile re-reads the last tile (cached) and discards it: no branch in the loop.
+                const std::uint8_t* base[tiles_per_pass];
+                for (std::size_t k = 0; k < tiles_per_pass; ++k) base[k] = w.stripe(t0 + k < tiles ? t0 + k : tiles - 1, p, 0);
+                B8 acc[NR];
+                B16 even[NR], odd[NR];
+                for (std::size_t r = 0; r < NR; ++r) {
+                    acc[r] = B8(std::uint8_t{0});
+                    even[r] = odd[r] = B16(std::uint16_t{0});
+                }
+                const B16 low_byte(std::uint16_t{0x00FF});
+                auto fold = [&] {
+                    for (std::size_t r = 0; r < NR; ++r) {
+                        const B16 x = xsimd::bitwise_cast<B16>(acc[r]);
+                        even[r] += x & low_byte;
+                        odd[r] += x >> 8;
+                        acc[r] = B8(std::uint8_t{0});
                     }
-                    pending = 0;
+                };
+                int pending = 0;
+                for (std::size_t e = 0; e < n; ++e) {
+                    const B8 s(list_bits[e]);
+                    const std::size_t off = list_offset[e];
+                    static_for<static_cast<int>(NR)>([&](auto r_) {
+                        constexpr std::size_t r = decltype(r_)::value;
+                        acc[r] += popcount_u8<A>(B8::load_unaligned(base[r / regs_per_tile] + off + (r % regs_per_tile) * RB) & s);
+                    });
+                    if (++pending == 31) {
+                        fold();
+                        pending = 0;
+                    }
+                }
+                fold();
+                // 16-bit lane q of `even` is row 2q; read as 32-bit lanes, lane q holds rows 4q
+                // (low half) and 4q+2 (high half); `odd` likewise rows 4q+1 and 4q+3.
+                const B32 low_half(std::uint32_t{0xFFFF});
+                for (std::size_t r = 0; r < NR; ++r) {
+                    const B32 e32 = xsimd::bitwise_cast<B32>(even[r]), o32 = xsimd::bitwise_cast<B32>(odd[r]);
+                    std::uint32_t* T = total + r * RB;
+                    (B32::load_aligned(T) + ((e32 & low_half) << p)).store_aligned(T);
+                    (B32::load_aligned(T + Q) + ((e32 >> 16) << p)).store_aligned(T + Q);
+                    (B32::load_aligned(T + 2 * Q) + ((o32 & low_half) << p)).store_aligned(T + 2 * Q);
+                    (B32::load_aligned(T + 3 * Q) + ((o32 >> 16) << p)).store_aligned(T + 3 * Q);
                 }
             }
-            for (int u = 0; u < unroll; ++u) total[u] += (acc[u] + sum_bytes(bytes[u])) << p;
-        }
-        for (int u = 0; u < unroll; ++u) {
-            alignas(64) std::uint64_t tmp[L];
-            total[u].store_aligned(tmp);
-            for (std::size_t i = 0; i < L; ++i) {
-                const std::size_t r = r0 + static_cast<std::size_t>(u) * L + i;
-                if (r < w.rows)
-                    out.put(r, static_cast<std::int32_t>(static_cast<std::uint32_t>(w.map.scale) * static_cast<std::uint32_t>(tmp[i]) + bias));
+            constexpr std::size_t row_of_set[4] = {0, 2, 1, 3};
+            for (std::size_t r = 0; r < NR; ++r) {
+                const std::size_t tile = t0 + r / regs_per_tile;
+                if (tile >= tiles) break;
+                const std::size_t row0 = tile * bitplane_tile_rows + (r % regs_per_tile) * RB;
+                for (std::size_t set = 0; set < 4; ++set)
+                    for (std::size_t q = 0; q < Q; ++q) {
+                        const std::size_t row = row0 + 4 * q + row_of_set[set];
+                        if (row < w.rows)
+                            o.put(row, static_cast<std::int32_t>(static_cast<std::uint32_t>(w.map.scale) * total[r * RB + set * Q + q] + add_bias));
+                    }
             }
         }
+        if (word >= w1) break;
     }
 }
 
-template <class A>
-void dual_sparse_impl(const SparseWeightsView& w, const std::uint32_t* active, std::size_t n, OutRef out) noexcept {
-    if (!out.add)
-        for (std::size_t r = 0; r < w.rows; ++r) out.put(r, 0);
-#if defined(__AVX512F__)
-    if constexpr (is_avx512<A>) {
-        if (out.i32) {
-            // Rows of one column are distinct, so gather-add-scatter has no conflicts.
-            for (std::size_t i = 0; i < n; ++i) {
-                const std::uint32_t c = active[i];
-                std::uint32_t e = w.col_start[c];
-                const std::uint32_t end = w.col_start[c + 1];
-                for (; e + 16 <= end; e += 16) {
-                    const __m512i idx = _mm512_loadu_si512(w.row_index + e);
-                    const __m512i lv = _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.level + e)));
-                    const __m512i sum = _mm512_add_epi32(_mm512_i32gather_epi32(idx, out.i32, 4), lv);
-                    _mm512_i32scatter_epi32(out.i32, idx, sum, 4);
-                }
-                for (; e < end; ++e) out.i32[w.row_index[e]] += w.level[e];
-            }
-            return;
+#if defined(__SSSE3__) || (defined(__ARM_NEON) && defined(__aarch64__))
+// expand_shuffle[m]: the byte shuffle that moves the packed int16 levels of an 8-row group with
+// nonzero-row mask m into their rows' lanes (lane i takes level popcount(m & (2^i - 1)) when bit
+// i is set); 0x80 zeroes a lane (pshufb: top bit set; tbl: index out of range).
+inline constexpr auto expand_shuffle = [] {
+    std::array<std::array<std::uint8_t, 16>, 256> t{};
+    for (unsigned m = 0; m < 256; ++m) {
+        unsigned packed = 0;
+        for (unsigned i = 0; i < 8; ++i) {
+            const bool set = (m >> i) & 1u;
+            t[m][2 * i] = set ? static_cast<std::uint8_t>(2 * packed) : std::uint8_t{0x80};
+            t[m][2 * i + 1] = set ? static_cast<std::uint8_t>(2 * packed + 1) : std::uint8_t{0x80};
+            packed += set;
         }
     }
-#endif
-    // Without a scatter instruction the update is a scalar read-modify-write per nonzero
-    // (modulo 2^16 for int16 outputs: exact, see accumulator.hpp).
-    auto walk = [&](auto* acc) {
-        using T = std::remove_pointer_t<decltype(acc)>;
-        using UT = std::make_unsigned_t<T>;
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::uint32_t c = active[i];
-            const std::uint32_t end = w.col_start[c + 1];
-            for (std::uint32_t e = w.col_start[c]; e < end; ++e)
-                acc[w.row_index[e]] = static_cast<T>(static_cast<UT>(static_cast<UT>(acc[w.row_index[e]]) + static_cast<UT>(w.level[e])));
-        }
+    return t;
+}();
+
+// Dual-sparse with a byte shuffle (SSE4.2 and AVX2 use the 128-bit form, NEON tbl): one tile of
+// 64 rows per pass, eight int16 registers of 8 rows; every active input costs, per 8-row group,
+// a load of 8 packed levels, a table load, a shuffle and an add. int16 lanes hold any 128 inputs
+// exactly (|level| <= 255), so every 128 inputs they are widened into 32-bit totals.
+// A template on the arch although the body is the same: each per-arch TU must get its own copy,
+// compiled with its own flags (one inline function would be one symbol shared by all of them).
+template <class A>
+void dual_sparse_shuffle(const SparseWeightsView& w, const std::uint32_t* active, std::size_t n, OutRef out) noexcept {
+#  if defined(__SSSE3__)
+    using R = __m128i;
+    const auto zero = [] { return _mm_setzero_si128(); };
+    const auto expand = [](const std::int16_t* src, unsigned m8) {
+        return _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)),
+                                _mm_loadu_si128(reinterpret_cast<const __m128i*>(expand_shuffle[m8].data())));
     };
-    if (out.i16) walk(out.i16);
-    else walk(out.i32);
+    const auto add = [](R a, R b) { return _mm_add_epi16(a, b); };
+    const auto widen_into = [](R a, std::int32_t* dst) {
+        const __m128i lo = _mm_cvtepi16_epi32(a), hi = _mm_cvtepi16_epi32(_mm_srli_si128(a, 8));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_add_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(dst)), lo));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 4), _mm_add_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(dst + 4)), hi));
+    };
+#  else
+    using R = int16x8_t;
+    const auto zero = [] { return vdupq_n_s16(0); };
+    const auto expand = [](const std::int16_t* src, unsigned m8) {
+        return vreinterpretq_s16_u8(vqtbl1q_u8(vld1q_u8(reinterpret_cast<const std::uint8_t*>(src)), vld1q_u8(expand_shuffle[m8].data())));
+    };
+    const auto add = [](R a, R b) { return vaddq_s16(a, b); };
+    const auto widen_into = [](R a, std::int32_t* dst) {
+        vst1q_s32(dst, vaddq_s32(vld1q_s32(dst), vmovl_s16(vget_low_s16(a))));
+        vst1q_s32(dst + 4, vaddq_s32(vld1q_s32(dst + 4), vmovl_high_s16(a)));
+    };
+#  endif
+    constexpr std::size_t inputs_per_widen = 128;
+    const std::size_t tiles = w.tiles();
+    for (std::size_t t = 0; t < tiles; ++t) {
+        std::int32_t total[sparse_tile_rows] = {};
+        for (std::size_t i0 = 0; i0 < n; i0 += inputs_per_widen) {
+            const std::size_t i1 = i0 + inputs_per_widen < n ? i0 + inputs_per_widen : n;
+            R acc[8];
+            for (auto& a : acc) a = zero();
+            for (std::size_t i = i0; i < i1; ++i) {
+                const std::size_t at = std::size_t{active[i]} * tiles + t;
+                const std::uint64_t m = w.mask[at];
+                if (m == 0) continue;
+                const std::int16_t* lv = w.level + w.start[at];
+                static_for<8>([&](auto g_) {
+                    constexpr int g = decltype(g_)::value;
+                    const std::size_t before = g == 0 ? 0 : static_cast<std::size_t>(std::popcount(m & ((std::uint64_t{1} << (8 * g)) - 1u)));
+                    acc[g] = add(acc[g], expand(lv + before, static_cast<unsigned>((m >> (8 * g)) & 0xFFu)));
+                });
+            }
+            for (int g = 0; g < 8; ++g) widen_into(acc[g], total + 8 * g);
+        }
+        const std::size_t r0 = t * sparse_tile_rows;
+        const std::size_t len = w.rows - r0 < sparse_tile_rows ? w.rows - r0 : sparse_tile_rows;
+        for (std::size_t i = 0; i < len; ++i) out.put(r0 + i, total[i]);
+    }
+}
+#endif
+
+// Dual-sparse kernel (layout: sparse_weights.hpp). AVX-512: for a pass of 4 tiles (256 rows, 16
+// int32 accumulator registers) every active input costs, per tile, four 16-row steps of: load 16
+// packed levels, widen to int32, vpexpandd them into the lanes of their rows (the mask's 16
+// bits), add. The levels' offsets come from popcounts of the mask, independent of each other.
+// SSE4.2, AVX2 and NEON have no expand instruction: a byte shuffle (pshufb / tbl) with a
+// 256-entry table does it for 8 rows at a time (dual_sparse_shuffle below).
+template <class A>
+void dual_sparse_impl(const SparseWeightsView& w, const std::uint32_t* active, std::size_t n, OutRef out) noexcept {
+#if defined(__AVX512F__)
+    if constexpr (is_avx512<A>) {
+        using V = xsimd::batch<std::uint32_t, A>;
+        constexpr std::size_t K = 4;
+        const std::size_t tiles = w.tiles();
+        for (std::size_t t0 = 0; t0 < tiles; t0 += K) {
+            const std::size_t live = tiles - t0 < K ? tiles - t0 : K;
+            __m512i acc[K][4];
+            for (auto& tile : acc)
+                for (auto& a : tile) a = _mm512_setzero_si512();
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::size_t at = std::size_t{active[i]} * tiles + t0;
+                static_for<static_cast<int>(K)>([&](auto k_) {
+                    constexpr std::size_t k = decltype(k_)::value;
+                    if (k >= live) return;
+                    const std::uint64_t m = w.mask[at + k];
+                    const std::int16_t* lv = w.level + w.start[at + k];
+                    const std::size_t o1 = static_cast<std::size_t>(std::popcount(m & 0xFFFFu));
+                    const std::size_t o2 = static_cast<std::size_t>(std::popcount(m & 0xFFFFFFFFu));
+                    const std::size_t o3 = static_cast<std::size_t>(std::popcount(m & 0xFFFFFFFFFFFFu));
+                    const std::size_t offsets[4] = {0, o1, o2, o3};
+                    static_for<4>([&](auto q_) {
+                        constexpr int q = decltype(q_)::value;
+                        const auto lanes = static_cast<__mmask16>(m >> (16 * q));
+                        const __m512i v = _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lv + offsets[q])));
+                        acc[k][q] = _mm512_add_epi32(acc[k][q], _mm512_maskz_expand_epi32(lanes, v));
+                    });
+                });
+            }
+            for (std::size_t k = 0; k < live; ++k)
+                for (std::size_t q = 0; q < 4; ++q) {
+                    const std::size_t row0 = (t0 + k) * sparse_tile_rows + q * 16;
+                    if (row0 < w.rows) store_lanes<A, std::uint32_t>(V(acc[k][q]), out, row0, w.rows - row0);
+                }
+        }
+        return;
+    }
+#endif
+#if defined(__SSSE3__) || (defined(__ARM_NEON) && defined(__aarch64__))
+    if constexpr (std::is_same_v<A, xsimd::sse4_2> || std::is_same_v<A, xsimd::avx2> || std::is_same_v<A, xsimd::neon64>) {
+        dual_sparse_shuffle<A>(w, active, n, out);
+        return;
+    }
+#endif
+    scalar::dual_sparse(w, active, n, out);
 }
 
 // positions_of_byte[b] = the positions of the set bits of b, ascending, padded with zeros.
