@@ -6,6 +6,7 @@
 
 #include "layers_test_support.hpp"
 #include "qslm/layers/dequantize.hpp"
+#include "qslm/kernels/spike_matvec.hpp"
 #include "qslm/layers/linear.hpp"
 #include "qslm/tensor/packed_tensor.hpp"
 
@@ -123,6 +124,69 @@ TEMPLATE_TEST_CASE_SIG("spiking linear equals the dequantized float reference fo
         // one rounding of the exact sum (guard bits), plus the FixedMultiplier's 2^-31 error
         CHECK(std::abs(yq[r].to_double() - ref) <= 0.5 * Q::resolution() + 1e-6 * std::abs(ref) + 1e-7);
     }
+}
+
+TEMPLATE_TEST_CASE_SIG("spiking linear on the spike kernels gives exactly the scalar walk's outputs", "", ((int B), B), (1), (2), (4), (8)) {
+    const std::size_t rows = GENERATE(11u, 130u), cols = GENERATE(45u, 200u);
+    const ScaleLayout layout = GENERATE(ScaleLayout::per_tensor(), ScaleLayout::per_channel(), ScaleLayout::per_group(16), ScaleLayout::per_group(64));
+    const bool zero_point = B > 1 && GENERATE(false, true);
+    const ScaleFormat fmt = GENERATE(ScaleFormat::float32, ScaleFormat::power_of_two);
+    const double density = GENERATE(0.0, 0.1, 0.5, 1.0);
+    const auto wf = random_floats(rows * cols, static_cast<unsigned>(30 + B + rows));
+    auto w = PackedTensor<B>::quantize(wf, rows, cols, QuantSpec{.layout = layout, .zero_point = zero_point, .scale_format = fmt});
+    REQUIRE(w);
+    const auto bias = random_floats(rows, 31);
+    const auto spikes = random_spikes(cols, 32, density);
+    std::vector<std::uint64_t> words(spike_words_per_step(cols), 0);
+    for (std::size_t c = 0; c < cols; ++c)
+        if (spikes[c]) words[c / 64] |= std::uint64_t{1} << (c % 64);
+    auto mv = kernels::SpikeMatvec::prepare(w->view(), {.bitplane = true, .sparse = true});
+    REQUIRE(mv);
+    std::vector<FixedMultiplier> m(w->view().scale_count());
+    REQUIRE(SpikingLinear<B>::prepare_multipliers(w->view(), m) == Status::ok);
+    auto lin = SpikingLinear<B>::make(w->view(), bias, m);
+    REQUIRE(lin);
+    REQUIRE(lin->use_kernels(*mv) == Status::ok);
+    std::vector<std::int32_t> scratch(lin->kernel_scratch_size());
+    INFO("bits " << B << " shape " << rows << "x" << cols << " density " << density << " zero point " << zero_point);
+
+    std::vector<float> y_walk(rows), y_kernels(rows);
+    OpCounts c_walk, c_kernels;
+    REQUIRE(lin->template forward<float>(spikes, y_walk, &c_walk) == Status::ok);
+    REQUIRE(lin->template forward_words<float>(words, y_kernels, scratch, &c_kernels) == Status::ok);
+    CHECK(y_kernels == y_walk);
+    CHECK(c_kernels.synaptic_accumulates == c_walk.synaptic_accumulates);
+    using Q = Fixed<12, 12>;
+    std::vector<Q> q_walk(rows), q_kernels(rows);
+    REQUIRE(lin->template forward<Q>(spikes, q_walk) == Status::ok);
+    REQUIRE(lin->template forward_words<Q>(words, q_kernels, scratch) == Status::ok);
+    for (std::size_t r = 0; r < rows; ++r) REQUIRE(q_kernels[r].raw() == q_walk[r].raw());
+}
+
+TEST_CASE("spiking linear on the kernels refuses a foreign matvec, short buffers and a missing matvec") {
+    const auto wf = random_floats(6 * 70, 1);
+    auto w = PackedTensor<4>::quantize(wf, 6, 70);
+    auto other = PackedTensor<4>::quantize(wf, 70, 6);
+    REQUIRE(w);
+    REQUIRE(other);
+    auto lin = SpikingLinear<4>::make(w->view());
+    REQUIRE(lin);
+    std::vector<std::uint64_t> words(2, 0);
+    std::vector<float> y(6);
+    std::vector<std::int32_t> scratch(lin->kernel_scratch_size());
+    CHECK(lin->forward_words<float>(words, y, scratch) == Status::invalid_argument);  // no use_kernels yet
+    auto foreign = kernels::SpikeMatvec::prepare(other->view());
+    REQUIRE(foreign);
+    CHECK(lin->use_kernels(*foreign) == Status::bad_shape);
+    auto mv = kernels::SpikeMatvec::prepare(w->view());
+    REQUIRE(mv);
+    REQUIRE(lin->use_kernels(*mv) == Status::ok);
+    CHECK(lin->forward_words<float>(words, y, scratch) == Status::ok);
+    CHECK(lin->forward_words<float>(std::span<const std::uint64_t>(words).first(1), y, scratch) == Status::bad_shape);
+    CHECK(lin->forward_words<float>(words, std::span<float>(y).first(5), scratch) == Status::buffer_too_small);
+    CHECK(lin->forward_words<float>(words, y, std::span<std::int32_t>(scratch).first(scratch.size() - 1)) == Status::buffer_too_small);
+    words[1] = std::uint64_t{1} << 10;  // input 74 of 70: past the last input
+    CHECK(lin->forward_words<float>(words, y, scratch) != Status::ok);
 }
 
 TEST_CASE("spiking linear refuses fixed-point output with float scales but no multipliers, and bad shapes") {

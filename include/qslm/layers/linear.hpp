@@ -5,7 +5,11 @@
 //                       fast host path (weights dequantized once into a caller buffer).
 //   SpikingLinear<B,E>  packed B-bit weights, spike input: integer accumulation of weight
 //                       levels over the inputs that spiked (no multiplies), then one scale per
-//                       group; output in float or in a Fixed<> format (membrane input).
+//                       group; output in float or in a Fixed<> format (membrane input). The
+//                       accumulation runs either as a scalar walk over one byte per input
+//                       (forward) or on the spike kernels, SIMD where compiled in, over packed
+//                       spike words (use_kernels + forward_words): the same integers, so the
+//                       same outputs bit for bit.
 //   linear_dequantized  packed weights, float input (for the few layers whose input is not
 //                       spikes), dequantizing on the fly: slow, exact, allocation-free.
 //
@@ -20,7 +24,9 @@
 #include "qslm/core/op_counts.hpp"
 #include "qslm/core/result.hpp"
 #include "qslm/layers/detail/dense_matmul.hpp"
+#include "qslm/kernels/spike_matvec.hpp"
 #include "qslm/layers/detail/spike_accumulate.hpp"
+#include "qslm/spike/spike_train.hpp"
 #include "qslm/neuron/numeric.hpp"
 #include "qslm/tensor/packed_tensor_view.hpp"
 
@@ -122,35 +128,86 @@ public:
         }
         std::uint64_t active_inputs = 0;
         for (const std::uint8_t s : spikes) active_inputs += s != 0 ? 1u : 0u;
-        for (std::size_t r = 0; r < rows; ++r) {
-            if constexpr (FloatingNumber<V>) {
-                V acc = b_.empty() ? V{0} : static_cast<V>(b_[r]);
-                detail::accumulate_spiking_row(w_, r, spikes, [&](std::size_t si, std::int64_t sum, std::int64_t active) {
-                    const std::int64_t centred = sum - static_cast<std::int64_t>(w_.zero_point(si)) * active;
-                    acc += static_cast<V>(w_.scale(si)) * static_cast<V>(centred);
-                });
-                y[r] = acc;
-            } else {
-                using R = typename V::rounding_policy;
-                constexpr int ext = V::frac_bits + guard_bits;  // fractional bits of the wide sum
-                std::int64_t acc = b_.empty() ? 0 : R::from_double(static_cast<double>(b_[r]) * static_cast<double>(std::int64_t{1} << ext));
-                detail::accumulate_spiking_row(w_, r, spikes, [&](std::size_t si, std::int64_t sum, std::int64_t active) {
-                    const std::int64_t centred = sum - static_cast<std::int64_t>(w_.zero_point(si)) * active;
-                    acc += scaled(si, centred, ext);
-                });
-                y[r] = V::from_raw(R::shift_right(acc, guard_bits));
-            }
+        for (std::size_t r = 0; r < rows; ++r)
+            y[r] = output<V>(r, [&](auto&& flush) { detail::accumulate_spiking_row(w_, r, spikes, flush); });
+        count(counts, active_inputs);
+        return Status::ok;
+    }
+
+    /// Lets forward_words() accumulate on the spike kernels. `mv` must be prepared from these
+    /// weights (same shape, width and scale layout: kernels::SpikeMatvec::prepare(view) or
+    /// from_views over prepared buffers) and outlive this layer.
+    Status use_kernels(const kernels::SpikeMatvec& mv) noexcept {
+        if (mv.rows() != w_.rows() || mv.cols() != w_.cols() || mv.bits() != Bits || !(mv.layout() == w_.layout()))
+            return Status::bad_shape;
+        mv_ = &mv;
+        return Status::ok;
+    }
+    /// int32 scratch forward_words() needs: one sum per (scale group, row) and a spike count per group.
+    [[nodiscard]] constexpr std::size_t kernel_scratch_size() const noexcept {
+        const std::size_t groups = w_.layout().groups_per_row(w_.cols());
+        return groups * w_.rows() + groups;
+    }
+
+    /// y = W s + bias for one time step of packed spikes (spike_words_per_step(cols) words, bit c
+    /// of word c/64 = input c), accumulated by the spike kernels: the same result as forward().
+    template <Numeric V>
+    Status forward_words(std::span<const std::uint64_t> spike_words, std::span<V> y, std::span<std::int32_t> scratch,
+                         OpCounts* counts = nullptr) const noexcept {
+        if (mv_ == nullptr) return Status::invalid_argument;
+        const std::size_t rows = w_.rows(), cols = w_.cols();
+        if (spike_words.size() != spike_words_per_step(cols)) return Status::bad_shape;
+        if (y.size() < rows || scratch.size() < kernel_scratch_size()) return Status::buffer_too_small;
+        if constexpr (FixedPoint<V>) {
+            if (w_.scale_format() == ScaleFormat::float32 && m_.empty()) return Status::invalid_argument;
         }
-        if (counts != nullptr) {
-            counts->synaptic_accumulates += active_inputs * rows;
-            counts->multiplies += rows * w_.layout().groups_per_row(cols);
-            counts->additions += b_.empty() ? 0 : rows;
-            counts->weight_bits_read += static_cast<std::uint64_t>(w_.size()) * Bits;
-        }
+        const std::size_t groups = w_.layout().groups_per_row(cols);
+        const std::size_t G = w_.layout().granularity == Granularity::per_group ? w_.layout().group_size : cols;
+        auto info = mv_->accumulate(spike_words, scratch.first(groups * rows));
+        if (!info) return info.status();
+        std::int32_t* active = scratch.data() + groups * rows;
+        for (std::size_t g = 0; g < groups; ++g)
+            active[g] = static_cast<std::int32_t>(popcount_bit_range(spike_words, g * G, (g + 1) * G < cols ? (g + 1) * G : cols));
+        for (std::size_t r = 0; r < rows; ++r)
+            y[r] = output<V>(r, [&](auto&& flush) {
+                for (std::size_t g = 0; g < groups; ++g) flush(w_.scale_index(r, g * G), scratch[g * rows + r], active[g]);
+            });
+        count(counts, info->spikes);
         return Status::ok;
     }
 
 private:
+    // Output r from its per-group (level sum, active inputs): `groups(flush)` calls
+    // flush(scale index, sum, active) once per scale group of row r.
+    template <Numeric V, class Groups>
+    constexpr V output(std::size_t r, Groups&& groups) const noexcept {
+        if constexpr (FloatingNumber<V>) {
+            V acc = b_.empty() ? V{0} : static_cast<V>(b_[r]);
+            groups([&](std::size_t si, std::int64_t sum, std::int64_t active) {
+                const std::int64_t centred = sum - static_cast<std::int64_t>(w_.zero_point(si)) * active;
+                acc += static_cast<V>(w_.scale(si)) * static_cast<V>(centred);
+            });
+            return acc;
+        } else {
+            using R = typename V::rounding_policy;
+            constexpr int ext = V::frac_bits + guard_bits;  // fractional bits of the wide sum
+            std::int64_t acc = b_.empty() ? 0 : R::from_double(static_cast<double>(b_[r]) * static_cast<double>(std::int64_t{1} << ext));
+            groups([&](std::size_t si, std::int64_t sum, std::int64_t active) {
+                const std::int64_t centred = sum - static_cast<std::int64_t>(w_.zero_point(si)) * active;
+                acc += scaled(si, centred, ext);
+            });
+            return V::from_raw(R::shift_right(acc, guard_bits));
+        }
+    }
+    constexpr void count(OpCounts* counts, std::uint64_t active_inputs) const noexcept {
+        if (counts == nullptr) return;
+        const std::size_t rows = w_.rows(), cols = w_.cols();
+        counts->synaptic_accumulates += active_inputs * rows;
+        counts->multiplies += rows * w_.layout().groups_per_row(cols);
+        counts->additions += b_.empty() ? 0 : rows;
+        counts->weight_bits_read += static_cast<std::uint64_t>(w_.size()) * Bits;
+    }
+
     // centred * scale(si) expressed with `ext` fractional bits.
     constexpr std::int64_t scaled(std::size_t si, std::int64_t centred, int ext) const noexcept {
         using R = rounding::NearestEven;
@@ -166,6 +223,7 @@ private:
     weight_view w_{};
     std::span<const float> b_{};
     std::span<const FixedMultiplier> m_{};
+    const kernels::SpikeMatvec* mv_ = nullptr;
 };
 
 /// y = W x + bias with packed weights and float input, dequantizing each weight as it is used.

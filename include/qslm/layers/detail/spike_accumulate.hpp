@@ -1,12 +1,10 @@
 #pragma once
-// THE ONE PLACE where spiking layers touch packed weights directly.
-//
-// Until the spike-kernel issue's entry point (qslm/kernels/spike_matvec.hpp) lands, this is a
-// scalar accumulate over the PackedTensorView's integer levels: for one output row, walk the
-// inputs, and for every input that spiked add its weight level to an integer accumulator. Scale
-// groups are flushed as they end, so the caller turns (integer sum, active count) into a value
-// with one scale multiply per group, in float or in fixed point. When the kernels arrive, only
-// this file changes: their integer accumulators have the same meaning.
+// The scalar accumulate SpikingLinear::forward runs over a PackedTensorView's integer levels
+// (spikes as one byte per input, no prepared layout needed): for one output row, walk the inputs,
+// and for every input that spiked add its weight level to an integer accumulator. Scale groups
+// are flushed as they end, so the caller turns (integer sum, active count) into a value with one
+// scale multiply per group, in float or in fixed point. SpikingLinear::forward_words gets the
+// same (sum, active) pairs from the spike kernels (qslm/kernels/spike_matvec.hpp) instead.
 
 #include <cstddef>
 #include <cstdint>
