@@ -296,41 +296,43 @@ QSLM_ALWAYS_INLINE V sum_bytes(V x) noexcept {
     return (x & b32) + (x >> 32);
 }
 
-// Byte-wise popcount of a register of bytes: AVX-512 BITALG's vpopcntb where the TU has it,
-// else the nibble table (vpshufb) on x86, NEON's cnt, or SWAR on 64-bit lanes.
+#if defined(__SSSE3__)
+// (v)pshufb on x86: byte i of the result is table[idx[i] & 15] within idx's 128-bit lane.
+template <class A>
+QSLM_ALWAYS_INLINE xsimd::batch<std::uint8_t, A> shuffle_bytes(const xsimd::batch<std::uint8_t, A>& table,
+                                                              const xsimd::batch<std::uint8_t, A>& idx) noexcept {
+    using B8 = xsimd::batch<std::uint8_t, A>;
+#  if defined(__AVX512BW__)
+    if constexpr (is_avx512<A>) return B8(_mm512_shuffle_epi8(table, idx));
+#  endif
+#  if defined(__AVX2__)
+    if constexpr (std::is_same_v<A, xsimd::avx2>) return B8(_mm256_shuffle_epi8(table, idx));
+#  endif
+    if constexpr (std::is_same_v<A, xsimd::sse4_2>) return B8(_mm_shuffle_epi8(table, idx));
+    return table;  // not reached: every x86 arch this file is instantiated for is handled above
+}
+#endif
+
+// Byte-wise popcount of a register of bytes: AVX-512 BITALG's vpopcntb where the TU has it, NEON's
+// cnt, a 16-entry nibble table (vpshufb) on the other x86 archs, else SWAR on 64-bit lanes.
 template <class A>
 QSLM_ALWAYS_INLINE xsimd::batch<std::uint8_t, A> popcount_u8(const xsimd::batch<std::uint8_t, A>& x) noexcept {
     using B8 = xsimd::batch<std::uint8_t, A>;
 #if defined(__AVX512BITALG__)
     if constexpr (is_avx512<A>) return B8(_mm512_popcnt_epi8(x));
-#elif defined(__AVX512BW__)
-    if constexpr (is_avx512<A>) {
-        const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
-        const __m512i low = _mm512_set1_epi8(0x0F);
-        const __m512i v = x;
-        return B8(_mm512_add_epi8(_mm512_shuffle_epi8(lut, _mm512_and_si512(v, low)),
-                                  _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), low))));
-    }
-#endif
-#if defined(__AVX2__)
-    if constexpr (std::is_same_v<A, xsimd::avx2>) {
-        const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-        const __m256i low = _mm256_set1_epi8(0x0F);
-        const __m256i v = x;
-        return B8(_mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
-                                  _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low))));
-    }
-#endif
-#if defined(__SSSE3__)
-    if constexpr (std::is_same_v<A, xsimd::sse4_2>) {
-        const __m128i lut = _mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-        const __m128i low = _mm_set1_epi8(0x0F);
-        const __m128i v = x;
-        return B8(_mm_add_epi8(_mm_shuffle_epi8(lut, _mm_and_si128(v, low)), _mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(v, 4), low))));
-    }
 #endif
 #if defined(__ARM_NEON) && defined(__aarch64__)
     if constexpr (std::is_same_v<A, xsimd::neon64>) return B8(vcntq_u8(x));
+#endif
+#if defined(__SSSE3__)
+    if constexpr (is_avx512<A> || std::is_same_v<A, xsimd::avx2> || std::is_same_v<A, xsimd::sse4_2>) {
+        alignas(64) static constexpr std::uint8_t nibble_popcount[64] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+        const B8 table = B8::load_aligned(nibble_popcount), low(std::uint8_t{0x0F});
+        return shuffle_bytes<A>(table, x & low) + shuffle_bytes<A>(table, (x >> 4) & low);
+    }
 #endif
     using B64 = xsimd::batch<std::uint64_t, A>;
     return xsimd::bitwise_cast<B8>(popcount_bytes(xsimd::bitwise_cast<B64>(x)));
