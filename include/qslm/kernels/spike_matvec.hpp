@@ -292,6 +292,7 @@ public:
     /// calibration measured on this machine (calibrate.hpp). The object must outlive this
     /// SpikeMatvec and its copies (it is referenced, not copied: layers share one).
     void use_crossovers(const Crossovers& x) noexcept { crossovers_ = &x; }
+    void use_crossovers(const Crossovers&&) = delete;  // a temporary would dangle
     [[nodiscard]] const Crossovers& crossovers() const noexcept { return *crossovers_; }
 
     /// Whether T steps at this density run faster from a temporal train (one temporal-parallel

@@ -151,8 +151,6 @@ struct byte_slots {
     }
 };
 
-// The weights (one register of a chunk at p) of input number i of a call: the i-th listed active
-// input (event-driven), or input c0 + i masked by its spike bit (dense).
 // How far ahead (in 64-byte chunks: 4 KiB) the dense kernel prefetches its weights, into L2
 // (locality 2: prefetcht1 / PLDL2KEEP). Measured on weights beyond the caches (four 16384²
 // layers in turn, docs/benchmarks.md), two rounds, dense 4-bit / 8-bit read rate as a share of the
@@ -160,6 +158,8 @@ struct byte_slots {
 // levels 85-87 %; 64 to L2 93-109 %; 128 to all levels ~100-110 % (with a slower probe).
 inline constexpr std::size_t dense_prefetch_chunks = 64;
 
+// The weights (one register of a chunk at p) of input number i of a call: the i-th listed active
+// input (event-driven), or input c0 + i masked by its spike bit (dense).
 template <class V, class U, bool Masked>
 QSLM_ALWAYS_INLINE V panel_input(const std::uint8_t* p, const std::uint32_t* active, const std::uint64_t* spikes, std::size_t c0,
                                  std::size_t i) noexcept {
@@ -167,7 +167,7 @@ QSLM_ALWAYS_INLINE V panel_input(const std::uint8_t* p, const std::uint32_t* act
         const std::size_t c = c0 + i;
         const U m = static_cast<U>(U(0) - static_cast<U>((spikes[c / 64] >> (c % 64)) & 1u));
         // The dense kernel streams a block's chunks in order; on weights beyond the caches the
-        // hardware prefetcher alone kept it at ~60 % of the streaming read rate (docs/benchmarks.md).
+        // hardware prefetcher alone kept it at 51-76 % of the streaming read rate (docs/benchmarks.md).
         // Prefetching a few KiB ahead (past the block's end it only touches the next block) fixes that.
         __builtin_prefetch(p + (c + dense_prefetch_chunks) * panel_chunk_bytes, 0, 2);
         return V::load_unaligned(reinterpret_cast<const U*>(p + c * panel_chunk_bytes)) & V(m);
@@ -286,14 +286,6 @@ QSLM_ALWAYS_INLINE V popcount_bytes(V x) noexcept {
     x = x - ((x >> 1) & m1);
     x = (x & m2) + ((x >> 2) & m2);
     return (x + (x >> 4)) & m4;
-}
-// Sum of the 8 bytes of each 64-bit lane.
-template <class V>
-QSLM_ALWAYS_INLINE V sum_bytes(V x) noexcept {
-    const V b8(std::uint64_t{0x00FF00FF00FF00FF}), b16(std::uint64_t{0x0000FFFF0000FFFF}), b32(std::uint64_t{0x00000000FFFFFFFF});
-    x = (x & b8) + ((x >> 8) & b8);
-    x = (x & b16) + ((x >> 16) & b16);
-    return (x & b32) + (x >> 32);
 }
 
 #if defined(__SSSE3__)
