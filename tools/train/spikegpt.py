@@ -108,6 +108,9 @@ class TimeMix(nn.Module):
         xv = x * self.time_mix_v + xx * (1 - self.time_mix_v)
         xr = x * self.time_mix_r + xx * (1 - self.time_mix_r)
         k, v, r = self.key(xk), self.value(xv), self.receptance(xr)
+        # Under bf16 autocast (tools/train/pretrain.py) the linears return bf16; the WKV
+        # recurrence runs in the residual stream's precision (float32/float64).
+        k, v = k.to(x.dtype), v.to(x.dtype)
         y, (aa, bb, pp) = kernels.wkv(self.time_decay, self.time_first, k, v,
                                       (st["aa"], st["bb"], st["pp"]))
         out = self.output(torch.sigmoid(r) * y)
@@ -152,10 +155,12 @@ class Block(nn.Module):
         if hasattr(self, "ln0"):
             x = self.ln0(x)
         a, att_st = self.att(self.ln1(x), st)
-        s1, v1 = kernels.lif_seq(a, st["v1"], c.tau, c.v_threshold, c.surrogate_alpha)
+        s1, v1 = kernels.lif_seq(a.to(x.dtype), st["v1"], c.tau, c.v_threshold,
+                                 c.surrogate_alpha)
         x = x + s1
         f, ffn_x = self.ffn(self.ln2(x), st["ffn_x"])
-        s2, v2 = kernels.lif_seq(f, st["v2"], c.tau, c.v_threshold, c.surrogate_alpha)
+        s2, v2 = kernels.lif_seq(f.to(x.dtype), st["v2"], c.tau, c.v_threshold,
+                                 c.surrogate_alpha)
         x = self.drop(x + s2)
         new = dict(att_st)
         new.update({"ffn_x": ffn_x, "v1": v1, "v2": v2})
