@@ -35,6 +35,10 @@
 #  include <arm_neon.h>
 #endif
 
+#ifndef QSLM_GEMV_AVX512_TILES
+#  define QSLM_GEMV_AVX512_TILES 4
+#endif
+
 namespace qslm::kernels::detail {
 
 template <int... K, class Fn>
@@ -93,6 +97,7 @@ struct gemv_traits<xsimd::sse4_2> {
     static QSLM_ALWAYS_INLINE F fadd(F a, F b) noexcept { return _mm_add_ps(a, b); }
     static QSLM_ALWAYS_INLINE void fstore(float* p, F v) noexcept { _mm_storeu_ps(p, v); }
     static constexpr bool offset_fields = false;
+    static constexpr int tiles_per_pass = 1;
 };
 #endif
 
@@ -138,6 +143,7 @@ struct gemv_traits<xsimd::avx2> {
     static QSLM_ALWAYS_INLINE F fadd(F a, F b) noexcept { return _mm256_add_ps(a, b); }
     static QSLM_ALWAYS_INLINE void fstore(float* p, F v) noexcept { _mm256_storeu_ps(p, v); }
     static constexpr bool offset_fields = false;  // u is used as unsigned bytes directly
+    static constexpr int tiles_per_pass = 1;       // 2 registers per tile already share a broadcast
 };
 #endif
 
@@ -189,6 +195,7 @@ struct gemv_traits_avx512 {
     static QSLM_ALWAYS_INLINE F fadd(F a, F b) noexcept { return _mm512_add_ps(a, b); }
     static QSLM_ALWAYS_INLINE void fstore(float* p, F v) noexcept { _mm512_storeu_ps(p, v); }
     static constexpr bool offset_fields = false;
+    static constexpr int tiles_per_pass = QSLM_GEMV_AVX512_TILES;  // 32 zmm: share each broadcast across tiles
 };
 template <>
 struct gemv_traits<xsimd::avx512bw> : gemv_traits_avx512<false> {};
@@ -235,116 +242,159 @@ struct gemv_traits<xsimd::neon64> {
     static QSLM_ALWAYS_INLINE F fadd(F a, F b) noexcept { return vaddq_f32(a, b); }
     static QSLM_ALWAYS_INLINE void fstore(float* p, F v) noexcept { vst1q_f32(p, v); }
     static constexpr bool offset_fields = true;  // 8-bit fields are s8 (u - 128): add 128 * sum q
+    static constexpr int tiles_per_pass = 1;
 };
 #endif
 
-// ---- the 32-input block dot product of one tile: acc[q] lanes = sum_c u(row, c) * q(c) ----
+// ---- the 32-input block dot product of NT tiles: acc[n][q] lanes = sum_c u(row, c) * q(c) ----
+// The tiles of a pass share the broadcast activations (one broadcast per four inputs per pass).
 
-template <class T, int F>
-QSLM_ALWAYS_INLINE void block_dot(typename T::I (&acc)[T::R], const std::uint8_t* w, const std::int8_t* xq) noexcept {
+template <class T, int F, int NT>
+QSLM_ALWAYS_INLINE void block_dot(typename T::I (&acc)[NT][T::R], const std::uint8_t* w, std::size_t tile_bytes,
+                                  const std::int8_t* xq) noexcept {
     constexpr int P = 8 / F, span = 4 * P, chunks = static_cast<int>(gemv_block) / span;
     constexpr int RB = 64 / T::R;  // bytes per register
 #if defined(__ARM_NEON) && defined(__aarch64__)
     if constexpr (std::is_same_v<T, gemv_traits<xsimd::neon64>>) {
 #  if defined(__ARM_FEATURE_DOTPROD)
         gemv_static_for<chunks>([&](auto k) {
-            gemv_static_for<T::R>([&](auto q) {
-                const int8x16_t v = T::load8(w + k * 64 + q * RB);
-                gemv_static_for<P>([&](auto s) {
-                    acc[q] = vdotq_s32(acc[q], T::template field<s * F, F>(v), T::bcast4(xq + k * span + 4 * s));
+            gemv_static_for<P>([&](auto s) {
+                const int8x16_t xb = T::bcast4(xq + k * span + 4 * s);
+                gemv_static_for<NT>([&](auto n) {
+                    gemv_static_for<T::R>([&](auto q) {
+                        const int8x16_t v = T::load8(w + n * tile_bytes + k * 64 + q * RB);
+                        acc[n][q] = vdotq_s32(acc[n][q], T::template field<s * F, F>(v), xb);
+                    });
                 });
             });
         });
 #  else
         // smull: 8 int16 products = two rows x four columns; sadalp adds pairs into int32 lanes
         // [r0 c01, r0 c23, r1 c01, r1 c23]; one pairwise add per block turns two such into 4 rows.
-        int32x4_t part[T::R][2];
-        gemv_static_for<T::R>([&](auto q) { part[q][0] = part[q][1] = vdupq_n_s32(0); });
+        int32x4_t part[NT][T::R][2];
+        gemv_static_for<NT>([&](auto n) {
+            gemv_static_for<T::R>([&](auto q) { part[n][q][0] = part[n][q][1] = vdupq_n_s32(0); });
+        });
         gemv_static_for<chunks>([&](auto k) {
-            gemv_static_for<T::R>([&](auto q) {
-                const int8x16_t v = T::load8(w + k * 64 + q * RB);
-                gemv_static_for<P>([&](auto s) {
-                    const int8x16_t u = T::template field<s * F, F>(v);
-                    const int8x16_t xb = T::bcast4(xq + k * span + 4 * s);
-                    part[q][0] = vpadalq_s16(part[q][0], vmull_s8(vget_low_s8(u), vget_low_s8(xb)));
-                    part[q][1] = vpadalq_s16(part[q][1], vmull_high_s8(u, xb));
+            gemv_static_for<P>([&](auto s) {
+                const int8x16_t xb = T::bcast4(xq + k * span + 4 * s);
+                gemv_static_for<NT>([&](auto n) {
+                    gemv_static_for<T::R>([&](auto q) {
+                        const int8x16_t u = T::template field<s * F, F>(T::load8(w + n * tile_bytes + k * 64 + q * RB));
+                        part[n][q][0] = vpadalq_s16(part[n][q][0], vmull_s8(vget_low_s8(u), vget_low_s8(xb)));
+                        part[n][q][1] = vpadalq_s16(part[n][q][1], vmull_high_s8(u, xb));
+                    });
                 });
             });
         });
-        gemv_static_for<T::R>([&](auto q) { acc[q] = vaddq_s32(acc[q], vpaddq_s32(part[q][0], part[q][1])); });
+        gemv_static_for<NT>([&](auto n) {
+            gemv_static_for<T::R>([&](auto q) { acc[n][q] = vaddq_s32(acc[n][q], vpaddq_s32(part[n][q][0], part[n][q][1])); });
+        });
 #  endif
         return;
     }
 #endif
     if constexpr (!T::offset_fields) {
         gemv_static_for<chunks>([&](auto k) {
-            gemv_static_for<T::R>([&](auto q) {
-                const auto v = T::load(w + k * 64 + q * RB);
-                gemv_static_for<P>([&](auto s) {
-                    acc[q] = T::template dot<F>(acc[q], T::template field<s * F, F>(v), T::bcast4(xq + k * span + 4 * s));
+            gemv_static_for<P>([&](auto s) {
+                const auto xb = T::bcast4(xq + k * span + 4 * s);
+                gemv_static_for<NT>([&](auto n) {
+                    gemv_static_for<T::R>([&](auto q) {
+                        const auto v = T::load(w + n * tile_bytes + k * 64 + q * RB);
+                        acc[n][q] = T::template dot<F>(acc[n][q], T::template field<s * F, F>(v), xb);
+                    });
                 });
             });
         });
     }
 }
 
-template <class Arch, int F>
-void lowbit_gemv_fields(const GemvArgs& a) noexcept {
+/// Tiles [t0, t0 + NT) for every stream. Without zero points the per-block integer correction is
+/// one scalar for all rows (a * 128 * [8-bit NEON fields] + z0) * sum q; with them, a lane-wise multiply.
+template <class Arch, int F, int NT, bool ZP>
+QSLM_ALWAYS_INLINE void lowbit_gemv_tiles(const GemvArgs& a, std::size_t t0) noexcept {
     using T = gemv_traits<Arch>;
     using I = typename T::I;
     using Fv = typename T::F;
     constexpr int R = T::R, L = static_cast<int>(gemv_tile_rows) / R;
+    constexpr bool fold128 = T::offset_fields && F == 8;
     const LowBitShape& s = a.w.shape;
     const std::size_t nb = s.blocks();
     const std::size_t tile_bytes = s.cols_padded * 2 * static_cast<std::size_t>(F);
     const std::size_t block_bytes = gemv_block * 2 * static_cast<std::size_t>(F);
     const std::size_t blocks_per_group = s.groups == 1 ? nb : s.group_cols / gemv_block;
-    const bool fold128 = T::offset_fields && F == 8;
     const std::int32_t a_scale = s.map.scale;
-    for (std::size_t t = 0; t < s.tiles; ++t) {
-        const std::uint8_t* wt = a.w.weights + t * tile_bytes;
-        const float* sc = a.w.scales + t * s.groups * gemv_tile_rows;
-        const std::int32_t* of = a.w.offsets ? a.w.offsets + t * s.groups * gemv_tile_rows : nullptr;
-        for (std::size_t b = 0; b < a.batch; ++b) {
-            const std::int8_t* xq = a.xq + b * s.cols_padded;
-            const float* dx = a.dx + b * nb;
-            const std::int32_t* sx = a.sx + b * nb;
-            Fv y[R];
-            for (int q = 0; q < R; ++q) y[q] = T::fzero();
-            for (std::size_t g = 0; g < s.groups; ++g) {
-                const std::size_t k0 = g * blocks_per_group;
-                const std::size_t k1 = g + 1 == s.groups ? nb : k0 + blocks_per_group;
-                I off[R];
-                for (int q = 0; q < R; ++q) off[q] = of ? T::load32(of + g * gemv_tile_rows + q * L) : T::set1(s.map.offset);
-                Fv acc[R];
-                for (int q = 0; q < R; ++q) acc[q] = T::fzero();
-                for (std::size_t k = k0; k < k1; ++k) {
-                    I dot[R];
-                    for (int q = 0; q < R; ++q) dot[q] = T::zero();
-                    block_dot<T, F>(dot, wt + k * block_bytes, xq + k * gemv_block);
-                    const I sum = T::set1(sx[k]);
-                    const Fv d = T::fset1(dx[k]);
+    const std::int32_t bias_per_sum = a_scale * (fold128 ? 128 : 0) + s.map.offset;
+    const std::uint8_t* wt = a.w.weights + t0 * tile_bytes;
+    const std::size_t lanes_per_group = s.groups * gemv_tile_rows;  // scale / offset entries per tile
+    for (std::size_t b = 0; b < a.batch; ++b) {
+        const std::int8_t* xq = a.xq + b * s.cols_padded;
+        const float* dx = a.dx + b * nb;
+        const std::int32_t* sx = a.sx + b * nb;
+        Fv y[NT][R];
+        for (int n = 0; n < NT; ++n)
+            for (int q = 0; q < R; ++q) y[n][q] = T::fzero();
+        for (std::size_t g = 0; g < s.groups; ++g) {
+            const std::size_t k0 = g * blocks_per_group;
+            const std::size_t k1 = g + 1 == s.groups ? nb : k0 + blocks_per_group;
+            const std::size_t lane0 = t0 * lanes_per_group + g * gemv_tile_rows;
+            I off[NT][R];
+            if constexpr (ZP)
+                for (int n = 0; n < NT; ++n)
+                    for (int q = 0; q < R; ++q) off[n][q] = T::load32(a.w.offsets + lane0 + n * lanes_per_group + q * L);
+            Fv acc[NT][R];
+            for (int n = 0; n < NT; ++n)
+                for (int q = 0; q < R; ++q) acc[n][q] = T::fzero();
+            for (std::size_t k = k0; k < k1; ++k) {
+                I dot[NT][R];
+                for (int n = 0; n < NT; ++n)
+                    for (int q = 0; q < R; ++q) dot[n][q] = T::zero();
+                block_dot<T, F, NT>(dot, wt + k * block_bytes, tile_bytes, xq + k * gemv_block);
+                const Fv d = T::fset1(dx[k]);
+                for (int n = 0; n < NT; ++n)
                     for (int q = 0; q < R; ++q) {
-                        I v = dot[q];
-                        if (fold128) v = T::add(v, T::set1(128 * sx[k]));
-                        if (a_scale == 2) v = T::add(v, v);
-                        v = T::add(v, T::mul(off[q], sum));
-                        acc[q] = T::fadd(acc[q], T::fmul(T::cvt(v), d));
+                        I v = dot[n][q];
+                        if constexpr (ZP) {
+                            if constexpr (fold128) v = T::add(v, T::set1(128 * sx[k]));
+                            if (a_scale == 2) v = T::add(v, v);
+                            v = T::add(v, T::mul(off[n][q], T::set1(sx[k])));
+                        } else {
+                            if (a_scale == 2) v = T::add(v, v);
+                            v = T::add(v, T::set1(bias_per_sum * sx[k]));
+                        }
+                        acc[n][q] = T::fadd(acc[n][q], T::fmul(T::cvt(v), d));
                     }
-                }
-                for (int q = 0; q < R; ++q) y[q] = T::fadd(y[q], T::fmul(T::fload(sc + g * gemv_tile_rows + q * L), acc[q]));
             }
-            const std::size_t r0 = t * gemv_tile_rows;
+            for (int n = 0; n < NT; ++n)
+                for (int q = 0; q < R; ++q)
+                    y[n][q] = T::fadd(y[n][q], T::fmul(T::fload(a.w.scales + lane0 + n * lanes_per_group + q * L), acc[n][q]));
+        }
+        for (int n = 0; n < NT; ++n) {
+            const std::size_t r0 = (t0 + static_cast<std::size_t>(n)) * gemv_tile_rows;
             float* out = a.y + b * s.rows + r0;
             if (r0 + gemv_tile_rows <= s.rows) {
-                for (int q = 0; q < R; ++q) T::fstore(out + q * L, y[q]);
+                for (int q = 0; q < R; ++q) T::fstore(out + q * L, y[n][q]);
             } else {
                 alignas(64) float lanes[gemv_tile_rows];
-                for (int q = 0; q < R; ++q) T::fstore(lanes + q * L, y[q]);
+                for (int q = 0; q < R; ++q) T::fstore(lanes + q * L, y[n][q]);
                 for (std::size_t i = 0; r0 + i < s.rows; ++i) out[i] = lanes[i];
             }
         }
     }
+}
+
+template <class Arch, int F, bool ZP>
+void lowbit_gemv_fields(const GemvArgs& a) noexcept {
+    constexpr int NT = gemv_traits<Arch>::tiles_per_pass;
+    std::size_t t = 0;
+    for (; t + NT <= a.w.shape.tiles; t += NT) lowbit_gemv_tiles<Arch, F, NT, ZP>(a, t);
+    for (; t < a.w.shape.tiles; ++t) lowbit_gemv_tiles<Arch, F, 1, ZP>(a, t);
+}
+
+template <class Arch, int F>
+void lowbit_gemv_fields(const GemvArgs& a) noexcept {
+    if (a.w.offsets) lowbit_gemv_fields<Arch, F, true>(a);
+    else lowbit_gemv_fields<Arch, F, false>(a);
 }
 
 template <class Arch>
