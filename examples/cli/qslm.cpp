@@ -6,6 +6,12 @@
 //                     (--max-ppl X | --max-drop P%) (--data FILE | --data-free) --out DIR
 //   qslm run    MODEL (--prompt TEXT | --tokens 3,17,5) [--dump-logits FILE.json] [-n N]
 //   qslm export MODEL.qslm --header OUT.hpp
+//   qslm quantize MODEL --bits B [--granularity channel|group:G] [--rounding nearest|gptq|adaptive] -o OUT.qslm
+//   qslm bench  MODEL [--tokens N] [--threads T] [--json]
+//
+// A .qslm runs as stored: its packed matrices are prepared for the low-bit GEMV kernel
+// (int8 activations) and never expanded to float, except where a command must re-quantize
+// them (eval --uniform-bits, search, quantize read their float values).
 //
 // MODEL is a SpikeGPT checkpoint (.safetensors with the reference names) or a .qslm file;
 // `bundled` names models/spikegpt.safetensors. Errors are one sentence on stderr and exit
@@ -24,8 +30,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -34,7 +42,10 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "qslm/core/error.hpp"
 #include "qslm/eval/data_free.hpp"
@@ -89,10 +100,15 @@ std::size_t stored_weight_bytes(const std::string& qslm_path) {
     return bytes;
 }
 
-qslm::models::SpikeGptModel load_spikegpt(const std::string& arg) {
+/// `weights`: how a .qslm's packed matrices are held — packed (what runs after loading: the
+/// low-bit kernel) or dequantized to float (to search or re-quantize them).
+qslm::models::SpikeGptModel load_spikegpt(const std::string& arg,
+                                          qslm::models::WeightForm weights = qslm::models::WeightForm::packed) {
     const std::string path = resolve_model_path(arg);
     if (!fs::exists(path)) qslm::fail(qslm::Status::not_found, "model file '" + path + "' does not exist");
-    return qslm::models::SpikeGptModel::load(path);
+    qslm::models::SpikeGptLoadOptions options;
+    options.weights = weights;
+    return qslm::models::SpikeGptModel::load(path, options);
 }
 
 /// Where calibration and evaluation text comes from.
@@ -180,11 +196,7 @@ std::size_t total_matrix_weights(const qslm::models::SpikeGptModel& m) {
     return n;
 }
 
-std::size_t float_bytes(const qslm::models::SpikeGptModel& m) {
-    std::size_t n = 0;
-    m.checkpoint().for_each_tensor([&](const std::string&, const qslm::io::FloatTensor& t) { n += t.values().size(); });
-    return n * sizeof(float);
-}
+std::size_t float_bytes(const qslm::models::SpikeGptModel& m) { return m.parameter_count() * sizeof(float); }
 
 /// RAM a step needs on a device running the float path: recurrent state + scratch + logits.
 std::size_t arena_bytes(const qslm::models::SpikeGptModel& m) {
@@ -475,11 +487,20 @@ int cmd_eval_sdt(const std::string& model_arg, const DataOptions& data, int unif
     return 0;
 }
 
+/// Which arithmetic scored a model: packed matrices run the low-bit GEMV (int8 activations).
+std::string arithmetic_of(const qslm::models::SpikeGptModel& model, bool quantized_now) {
+    if (model.holds_packed()) return "low-bit GEMV with int8 activations (" + model.packed_isa() + ")";
+    if (quantized_now) return "low-bit GEMV with int8 activations";
+    return "float32 weights and activations";
+}
+
 int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, const std::string& granularity,
              const std::string& rounding, bool as_json, unsigned threads) {
     if (model_kind(model_arg) == qslm::io::ModelKind::sdt)
         return cmd_eval_sdt(model_arg, data, uniform_bits, granularity, rounding, as_json, threads);
-    const auto model = load_spikegpt(model_arg);
+    // A stored .qslm is scored as it runs (packed); re-quantizing needs its float values.
+    const auto model = load_spikegpt(model_arg, uniform_bits != 0 ? qslm::models::WeightForm::float32
+                                                                  : qslm::models::WeightForm::packed);
     const auto method = qslm::quant::parse_rounding_method(rounding);
     const auto t0 = std::chrono::steady_clock::now();
     const LmData d = make_lm_data(model, data);
@@ -489,13 +510,11 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
     if (uniform_bits != 0 && qslm::quant::needs_calibration(method))
         calibration.emplace(qslm::quant::calibrate_spikegpt(model, d.calibration));
     const qslm::search::SpikeGptRounding rounder(model, method, calibration ? &*calibration : nullptr, {}, threads);
-    std::vector<std::vector<float>> quantized;
-    std::vector<std::span<const float>> replacements;
+    std::vector<qslm::AnyPackedTensor> quantized;
     const bool stored_qslm = qslm::io::is_qslm_file(resolve_model_path(model_arg));
     std::size_t bytes = stored_qslm && uniform_bits == 0 ? stored_weight_bytes(resolve_model_path(model_arg)) : float_bytes(model);
     if (uniform_bits != 0) {
         const qslm::QuantSpec spec = parse_granularity(granularity);
-        replacements.resize(model.matrices().size());
         quantized.resize(model.matrices().size());
         bytes -= total_matrix_weights(model) * sizeof(float);
         for (std::size_t m = 0; m < model.matrices().size(); ++m) {
@@ -508,11 +527,14 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
                                                       info.name)
                                : rounder.quantize(m, uniform_bits, spec);
             bytes += t.bytes();
-            quantized[m] = t.dequantize();
-            replacements[m] = quantized[m];
+            quantized[m] = std::move(t);
         }
     }
-    const auto inst = model.instance(replacements);
+    // Quantized weights run as a .qslm holding them runs after loading (the low-bit kernel,
+    // int8 activations), so that `qslm quantize` + `qslm eval OUT.qslm` gives the same numbers.
+    std::vector<const qslm::AnyPackedTensor*> ptrs;
+    for (const auto& t : quantized) ptrs.push_back(&t);
+    const auto inst = uniform_bits != 0 ? model.packed_instance(ptrs) : model.instance();
     qslm::search::SpikeGptEvaluator evaluator(d.full, {}, {.metric = qslm::eval::LmMetric::bits_per_char});
     const auto ev = evaluator.evaluate(inst, {.threads = threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads});
     const double bpc = ev.performance.value;
@@ -525,7 +547,8 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
               {"perplexity_kind", "word-level: 2^(bits_per_char * bytes_per_word)"},
               {"byte_perplexity", std::exp2(bpc)},
               {"bytes_per_word", d.bytes_per_word},
-              {"tokens", [&] { std::size_t n = 0; for (auto& s : d.full) n += s.size() - 1; return n; }()}};
+              {"tokens", [&] { std::size_t n = 0; for (auto& s : d.full) n += s.size() - 1; return n; }()},
+              {"arithmetic", arithmetic_of(model, uniform_bits != 0)}};
     const EvaluatedSetting setting{uniform_bits, granularity, rounding, stored_qslm, bytes, float_bytes(model), seconds};
     setting.add_to(j);
     if (as_json) {
@@ -757,7 +780,7 @@ int cmd_search(SearchArgs a) {
     if (!a.data.calibration_data.empty())
         qslm::fail(qslm::Status::invalid_argument,
                    "--calibration-data is for classifiers; a language model calibrates on the start of --data");
-    const auto model = load_spikegpt(a.model);
+    const auto model = load_spikegpt(a.model, qslm::models::WeightForm::float32);
     CliGranularity::current = parse_granularity(a.granularity);
     const auto method = qslm::quant::parse_rounding_method(a.rounding);
 
@@ -837,6 +860,23 @@ int cmd_search(SearchArgs a) {
     }
     report["model"] = resolve_model_path(a.model);
     report["fp32_bytes"] = float_bytes(model);
+    // The search scores candidates with dequantized weights and float activations (fast to
+    // swap per candidate). The written model.qslm runs on the low-bit kernel with int8
+    // activations; its score on the same verification text is measured here, so the report
+    // holds what `qslm eval model.qslm` reproduces.
+    std::vector<const qslm::AnyPackedTensor*> chosen_ptrs(model.matrices().size(), nullptr);
+    if (result.chosen) {
+        if (subject.fixed_embedding()) chosen_ptrs[0] = subject.fixed_embedding();
+        for (std::size_t m = 0; m < packed.size(); ++m)
+            if (packed[m]) chosen_ptrs[subject.matrix_index(m)] = &*packed[m];
+        const auto runtime = evaluator.evaluate(model.packed_instance(chosen_ptrs), {.full = true, .threads = a.threads});
+        const auto& ch = result.chosen_full ? *result.chosen_full : *result.chosen;
+        report["search_arithmetic"] = "dequantized weights, float32 activations";
+        report["chosen_as_run"] = {{"arithmetic", "low-bit GEMV with int8 activations (as model.qslm runs)"},
+                                   {"word_perplexity", runtime.performance.value},
+                                   {"search_word_perplexity", ch.performance.value},
+                                   {"data", d.description}};
+    }
     report["seconds_total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!a.target.empty()) report["target"] = a.target;
     {
@@ -844,14 +884,7 @@ int cmd_search(SearchArgs a) {
         f << report.dump(2) << "\n";
     }
     qslm::search::write_pareto_svg(result, (fs::path(a.out) / "pareto.svg").string());
-    if (result.chosen) {
-        std::vector<const qslm::AnyPackedTensor*> ptrs(model.matrices().size(), nullptr);
-        if (subject.fixed_embedding()) ptrs[0] = subject.fixed_embedding();
-        for (std::size_t m = 0; m < packed.size(); ++m)
-            if (packed[m]) ptrs[subject.matrix_index(m)] = &*packed[m];
-        const auto q = model.to_qslm(ptrs);
-        qslm::io::save_qslm(fs::path(a.out) / "model.qslm", q);
-    }
+    if (result.chosen) qslm::io::save_qslm(fs::path(a.out) / "model.qslm", model.to_qslm(chosen_ptrs));
 
     if (a.as_json) {
         std::cout << report.dump(2) << "\n";
@@ -867,6 +900,8 @@ int cmd_search(SearchArgs a) {
                     ch.bytes, ch.performance.value, bpw,
                     100.0 * (1.0 - static_cast<double>(ch.bytes) / static_cast<double>(base.bytes)),
                     100.0 * (ch.performance.value / base.performance.value - 1.0));
+        std::printf("as it runs:   %10s        word-ppl %.3f  (model.qslm on the low-bit kernel, int8 activations)\n", "",
+                    report["chosen_as_run"]["word_perplexity"].get<double>());
         if (energy_side_by_side) {
             const auto& e = *energy_side_by_side;
             std::printf("energy/token: %10.1f nJ float, %.1f nJ chosen (%+.1f%%); at %g tokens/s %.3g mW vs %.3g mW (%s, estimate)\n",
@@ -942,6 +977,191 @@ int cmd_run(const std::string& model_arg, const std::string& prompt, const std::
         next = qslm::value_or_throw(stream.step(tok));
     }
     std::fputc('\n', stdout);
+    return 0;
+}
+
+// ---- quantize --------------------------------------------------------------------------------
+
+/// Options of `qslm quantize`: every weight matrix at one width, no search.
+struct QuantizeArgs {
+    std::string model = "bundled";
+    int bits = 4;
+    std::string granularity = "channel";
+    std::string rounding = "nearest";
+    std::string out;
+    DataOptions data;  ///< calibration text for gptq / adaptive (default: sampled from the model)
+    unsigned threads = 0;
+    bool as_json = false;
+};
+
+int cmd_quantize(const QuantizeArgs& a) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const qslm::QuantSpec spec = parse_granularity(a.granularity);
+    const auto method = qslm::quant::parse_rounding_method(a.rounding);
+    const std::string path = resolve_model_path(a.model);
+    std::size_t fp32 = 0, packed_bytes = 0, searched = 0;
+    qslm::io::QslmModel q;
+    if (model_kind(a.model) == qslm::io::ModelKind::sdt) {
+        if (method != qslm::quant::RoundingMethod::nearest)
+            qslm::fail(qslm::Status::invalid_argument,
+                       "--rounding " + a.rounding + " needs per-layer input statistics, which the classifier does not "
+                       "gather yet; use --rounding nearest for it");
+        const auto model = qslm::models::SdtModel::load(path);
+        std::vector<qslm::AnyPackedTensor> tensors;
+        tensors.reserve(model.matrices().size());
+        for (std::size_t m = 0; m < model.matrices().size(); ++m) {
+            const auto& info = model.matrices()[m];
+            tensors.push_back(qslm::value_or_throw(
+                qslm::AnyPackedTensor::quantize(a.bits, model.matrix_weights(m), info.rows, info.cols, spec), info.name));
+            packed_bytes += tensors.back().bytes();
+        }
+        std::vector<const qslm::AnyPackedTensor*> ptrs;
+        for (const auto& t : tensors) ptrs.push_back(&t);
+        q = model.to_qslm(ptrs);
+        fp32 = float_bytes(model);
+        searched = total_matrix_weights(model);
+    } else {
+        const auto model = load_spikegpt(a.model, qslm::models::WeightForm::float32);
+        std::optional<qslm::quant::CalibrationSet> calibration;
+        if (qslm::quant::needs_calibration(method))
+            calibration.emplace(qslm::quant::calibrate_spikegpt(model, make_lm_data(model, a.data).calibration));
+        const qslm::search::SpikeGptRounding rounder(model, method, calibration ? &*calibration : nullptr, {}, a.threads);
+        std::vector<qslm::AnyPackedTensor> tensors;
+        tensors.reserve(model.matrices().size());
+        for (std::size_t m = 0; m < model.matrices().size(); ++m) {
+            const auto& info = model.matrices()[m];
+            // A binary embedding only passes on signs: its lossless 1-bit sign code (as the search stores it).
+            if (m == 0 && model.options().binary_embedding)
+                tensors.push_back(qslm::value_or_throw(
+                    qslm::AnyPackedTensor::quantize(1, model.matrix_weights(m), info.rows, info.cols, {qslm::ScaleLayout::per_tensor()}),
+                    info.name));
+            else
+                tensors.push_back(rounder.quantize(m, a.bits, spec));
+            packed_bytes += tensors.back().bytes();
+        }
+        std::vector<const qslm::AnyPackedTensor*> ptrs;
+        for (const auto& t : tensors) ptrs.push_back(&t);
+        q = model.to_qslm(ptrs);
+        fp32 = float_bytes(model);
+        searched = total_matrix_weights(model);
+    }
+    qslm::io::save_qslm(a.out, q);
+    const std::size_t file_bytes = static_cast<std::size_t>(fs::file_size(a.out));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double bpw = 8.0 * static_cast<double>(packed_bytes) / static_cast<double>(searched);
+    json j = {{"model", path},          {"out", a.out},
+              {"bits", a.bits},         {"granularity", a.granularity},
+              {"rounding", a.rounding}, {"weight_matrix_bytes", packed_bytes},
+              {"bits_per_weight", bpw}, {"file_bytes", file_bytes},
+              {"fp32_bytes", fp32},     {"seconds", seconds}};
+    if (a.as_json) {
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::printf("wrote %s: %d-bit %s weights (%s rounding), %.2f bits/weight with scales, %zu bytes "
+                    "(%.1f%% of the %zu-byte fp32 model), %.1f s\n",
+                    a.out.c_str(), a.bits, a.granularity.c_str(), a.rounding.c_str(), bpw, file_bytes,
+                    100.0 * static_cast<double>(file_bytes) / static_cast<double>(fp32), fp32, seconds);
+    }
+    return 0;
+}
+
+// ---- bench -----------------------------------------------------------------------------------
+
+/// Peak resident set size of this process so far (Linux: ru_maxrss is in KiB).
+std::size_t peak_rss_bytes() {
+    rusage u{};
+    if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
+    return static_cast<std::size_t>(u.ru_maxrss) * 1024u;
+}
+
+/// How a safetensors file stores its weight matrices: "float16" or "float32" (the dtype of
+/// most matrix elements); empty for a .qslm.
+std::string stored_weight_form(const std::string& path) {
+    if (qslm::io::is_qslm_file(path)) return "";  // told after loading (reading it here would add to the peak RSS)
+    std::size_t f16 = 0, f32 = 0;
+    const auto file = qslm::io::SafetensorsFile::open(path);
+    for (const auto& t : file.tensors()) {
+        if (t.rank() != 2) continue;
+        (t.dtype == qslm::io::DType::F16 ? f16 : f32) += t.element_count();
+    }
+    return f16 > f32 ? "float16" : "float32";
+}
+
+int cmd_bench(const std::string& model_arg, std::size_t tokens, unsigned threads, bool as_json) {
+    const std::string path = resolve_model_path(model_arg);
+    if (model_kind(model_arg) != qslm::io::ModelKind::spikegpt)
+        qslm::fail(qslm::Status::invalid_argument,
+                   "'bench' measures generation speed of language models; " + path +
+                       " is a classifier (qslm eval --json reports its evaluation time)");
+    std::string weights = stored_weight_form(path);
+    const std::size_t file_bytes = static_cast<std::size_t>(fs::file_size(path));
+    const auto t_load = std::chrono::steady_clock::now();
+    const auto owner = load_spikegpt(model_arg);
+    const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+    if (weights.empty()) weights = owner.holds_packed() ? "packed" : "float32";
+    const auto inst = owner.instance();
+    const auto& model = inst.model();
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    // Each thread generates its own stream (greedy, from byte 'T'), the way a server runs one
+    // request per core: single-stream generation has no parallelism inside a step.
+    constexpr std::size_t warmup = 8;
+    std::vector<std::exception_ptr> errors(threads);
+    std::vector<std::uint64_t> checksums(threads, 0);
+    auto generate = [&](unsigned w, std::size_t steps) {
+        try {
+            std::vector<float> state(model.state_floats()), scratch(model.scratch_floats()), logits(model.vocab_size());
+            qslm::models::SpikeGptStream stream(model, state, scratch, logits);
+            qslm::throw_if_failed(stream.reset(), "cannot reset the model");
+            std::uint32_t tok = static_cast<std::uint32_t>('T') % static_cast<std::uint32_t>(model.vocab_size());
+            for (std::size_t i = 0; i < steps; ++i) {
+                const auto next = qslm::value_or_throw(stream.step(tok));
+                tok = static_cast<std::uint32_t>(std::max_element(next.begin(), next.end()) - next.begin());
+                if (!std::isfinite(next[tok])) qslm::fail(qslm::Status::corrupt_data, "the model produced non-finite logits");
+                checksums[w] = checksums[w] * 31u + tok;
+            }
+        } catch (...) {
+            errors[w] = std::current_exception();
+        }
+    };
+    auto run_all = [&](std::size_t steps) {
+        std::vector<std::thread> pool;
+        for (unsigned w = 1; w < threads; ++w) pool.emplace_back(generate, w, steps);
+        generate(0, steps);
+        for (auto& t : pool) t.join();
+        for (auto& e : errors)
+            if (e) std::rethrow_exception(e);
+    };
+    run_all(warmup);
+    const auto t0 = std::chrono::steady_clock::now();
+    run_all(tokens);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double tps = static_cast<double>(tokens) * threads / seconds;
+    const std::size_t params = owner.parameter_count();
+    const std::string isa = owner.holds_packed() ? owner.packed_isa()
+                                                 : std::string("float32 GEMV, ") + qslm::kernels::to_string(qslm::kernels::best_isa());
+    json j = {{"model", path},
+              {"tokens", tokens},
+              {"threads", threads},
+              {"seconds", seconds},
+              {"tokens_per_second", tps},
+              {"parameters", params},
+              {"param_tokens_per_second", static_cast<double>(params) * tps},
+              {"param_tokens_per_second_per_thread", static_cast<double>(params) * tps / threads},
+              {"peak_rss_bytes", peak_rss_bytes()},
+              {"file_bytes", file_bytes},
+              {"resident_weight_bytes", owner.resident_weight_bytes()},
+              {"weights", weights},
+              {"isa", isa},
+              {"load_seconds", load_seconds},
+              {"note", "greedy generation, one stream per thread, after " + std::to_string(warmup) + " warm-up tokens"}};
+    if (as_json) {
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    std::printf("%s (%s weights, %zu parameters, %zu-byte file): %.1f tokens/s on %u thread(s) (%s), "
+                "%.3g parameter-tokens/s per thread, peak RSS %.1f MiB, load %.3f s\n",
+                path.c_str(), weights.c_str(), params, file_bytes, tps, threads, isa.c_str(),
+                static_cast<double>(params) * tps / threads, static_cast<double>(peak_rss_bytes()) / (1 << 20), load_seconds);
     return 0;
 }
 
@@ -1040,6 +1260,28 @@ int main(int argc, char** argv) {
     run->add_option("--top-p", top_p, "nucleus sampling threshold");
     run->add_option("--seed", seed, "sampling seed");
 
+    auto* quant = app.add_subcommand("quantize", "quantize every weight matrix to one width (no search) and write a .qslm");
+    QuantizeArgs qa;
+    quant->add_option("model", qa.model, "model file, 'bundled' (SpikeGPT) or 'bundled-sdt' (SST-2 classifier)");
+    quant->add_option("--bits", qa.bits, "weight width")->required()->check(CLI::Range(1, 8));
+    quant->add_option("--granularity", qa.granularity, "tensor | channel | group:G");
+    quant->add_option("--rounding", qa.rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on --data, or on text sampled from the model)")
+        ->check(CLI::IsMember({"nearest", "gptq", "adaptive"}));
+    quant->add_option("--data", qa.data.data, "calibration text for gptq / adaptive (byte tokens)")->check(CLI::ExistingFile);
+    quant->add_option("--calibration-seqs", qa.data.calibration, "calibration sequences")->check(CLI::Range(1, 100000));
+    quant->add_option("--seq-len", qa.data.length, "tokens per calibration sequence")->check(CLI::Range(2, 65536));
+    quant->add_option("-o,--out", qa.out, "output .qslm file")->required();
+    quant->add_option("--threads", qa.threads, "threads (0 = all)");
+    quant->add_flag("--json", qa.as_json, "machine-readable output");
+
+    auto* bench = app.add_subcommand("bench", "generation speed and memory of a model file on this machine");
+    std::size_t bench_tokens = 256;
+    unsigned bench_threads = 1;
+    bench->add_option("model", model, "model file (.safetensors or .qslm), or 'bundled'");
+    bench->add_option("--tokens", bench_tokens, "tokens generated per thread (after 8 warm-up tokens)")->check(CLI::Range(1, 10000000));
+    bench->add_option("--threads", bench_threads, "threads, each generating its own stream (0 = all cores)")->check(CLI::Range(0, 1024));
+    bench->add_flag("--json", as_json, "machine-readable output");
+
     auto* exp = app.add_subcommand("export", "write a C++ header with constexpr packed weights from a .qslm file");
     std::string exp_model, header, ns;
     exp->add_option("model", exp_model, ".qslm file (e.g. the search's model.qslm)")->required()->check(CLI::ExistingFile);
@@ -1061,6 +1303,8 @@ int main(int argc, char** argv) {
         }
         if (*run) return cmd_run(model, prompt, tokens, dump, n, temperature, top_p, seed);
         if (*exp) return cmd_export(exp_model, header, ns);
+        if (*quant) return cmd_quantize(qa);
+        if (*bench) return cmd_bench(model, bench_tokens, bench_threads, as_json);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "qslm: %s\n", e.what());
         return 1;

@@ -87,7 +87,7 @@ struct Agreement {
 };
 
 Agreement compare_paths(const models::integer::PreparedIntegerSpikeGpt& prepared, const std::vector<std::uint32_t>& tokens) {
-    const auto ref_model = models::SpikeGptModel::from_qslm(prepared.qslm());
+    const auto ref_model = models::SpikeGptModel::from_qslm(prepared.qslm(), {.weights = models::WeightForm::float32});
     const auto inst = ref_model.instance();
     const auto& ref = inst.model();
     const auto model = prepared.model();

@@ -61,12 +61,19 @@ TEST_CASE("an 8-bit per-channel SpikeGPT saved as .qslm loads, verifies and stay
     const auto loaded = models::SpikeGptModel::load(path);  // runs the stored test vector
     CHECK(loaded.options().binary_embedding == model.options().binary_embedding);
 
-    // The loaded model equals the float model with the dequantized matrices swapped in.
-    models::SpikeGptModel fake = model;
-    for (std::size_t m = 1; m < packed.size(); ++m) fake.set_matrix(m, packed[m]);
+    // Loaded as it runs (packed, low-bit kernel), it equals the float model's packed_instance of
+    // the same tensors bit for bit; loaded as floats, it equals the float model with the
+    // dequantized matrices swapped in.
     std::vector<std::uint32_t> tokens;
     for (std::uint32_t t = 0; t < 40; ++t) tokens.push_back((t * 37u + 11u) % 64u);
-    const auto got = loaded.logits(std::span<const std::uint32_t>(tokens));
+    CHECK(loaded.holds_packed());
+    CHECK(loaded.logits(std::span<const std::uint32_t>(tokens)) ==
+          model.packed_instance(ptrs).logits(std::span<const std::uint32_t>(tokens)));
+    models::SpikeGptModel fake = model;
+    for (std::size_t m = 1; m < packed.size(); ++m) fake.set_matrix(m, packed[m]);
+    const auto loaded_float = models::SpikeGptModel::load(path, {.weights = models::WeightForm::float32});
+    CHECK_FALSE(loaded_float.holds_packed());
+    const auto got = loaded_float.logits(std::span<const std::uint32_t>(tokens));
     CHECK(got == fake.logits(std::span<const std::uint32_t>(tokens)));
     // ... and stays close to float over the first tokens. (Later on, a random network is
     // chaotic: one flipped spike changes the rest of the sequence; the trained model's test

@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
         if (!qslm_input) original.emplace(qslm::models::SpikeGptModel::load(model_path));
         const auto prepared = qslm::models::integer::PreparedIntegerSpikeGpt::prepare(
             qslm_input ? qslm::io::load_qslm(model_path) : quantize_uniform(*original, bits));
-        const auto dequantized = qslm::models::SpikeGptModel::from_qslm(prepared->qslm());
+        const auto dequantized = qslm::models::SpikeGptModel::from_qslm(prepared->qslm(), {.weights = qslm::models::WeightForm::float32});
         const auto model = prepared->model();
         const std::size_t V = model.dims().vocab_size, L = model.dims().n_layer;
         if (std::any_of(tokens.begin(), tokens.end(), [&](std::uint32_t t) { return t >= V; }))

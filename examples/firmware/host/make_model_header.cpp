@@ -39,7 +39,7 @@ bool is_qslm(const std::filesystem::path& p) {
 }
 
 qslm::io::QslmModel quantize_uniform(const std::filesystem::path& path, int bits) {
-    const auto model = qslm::models::SpikeGptModel::load(path);
+    const auto model = qslm::models::SpikeGptModel::load(path, {.weights = qslm::models::WeightForm::float32});
     std::vector<qslm::AnyPackedTensor> packed;
     packed.reserve(model.matrices().size());
     std::vector<const qslm::AnyPackedTensor*> ptrs;

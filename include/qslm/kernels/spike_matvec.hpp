@@ -66,6 +66,7 @@ template <class Fn>
 void on_isa(Isa isa, Fn&& fn) {
     switch (isa) {
 #if QSLM_KERNELS_HAVE_SIMD && defined(QSLM_KERNELS_WITH_AVX512BW)
+        case Isa::avx512vnni:  // no spike kernel uses VNNI: a VNNI CPU runs the AVX-512BW ones
         case Isa::avx512bw: fn(xsimd::avx512bw{}); return;
 #endif
 #if QSLM_KERNELS_HAVE_SIMD && defined(QSLM_KERNELS_WITH_AVX2)

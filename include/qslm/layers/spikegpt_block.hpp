@@ -21,10 +21,12 @@
 // what the Python model and its golden files compute) and offered as
 // SpikeGptOptions::runner_rescale_every = 6 for users who want the runner's outputs.
 //
-// Float path, built for speed: the weights are float spans (the reference weights, or packed
-// weights dequantized once into a caller buffer — see layers/dequantize.hpp), and B streams are
-// processed per call so each weight row is loaded once per four streams. The results of a
-// stream are bit-identical whatever it is batched with (see detail/dense_matmul.hpp).
+// Two forms per projection (layers/projection.hpp): float spans (the reference weights, or
+// weights dequantized into a caller buffer — see layers/dequantize.hpp), or low-bit matrices
+// prepared for the integer GEMV kernel (`packed`, what a model loaded from a .qslm runs: int8
+// activations per block, integer dot products). B streams are processed per call so each
+// weight row is loaded once per group of streams; the results of a stream are bit-identical
+// whatever it is batched with, in both forms (detail/dense_matmul.hpp, kernels/lowbit_gemv.hpp).
 //
 // No heap: per-stream state (7 * n_embd floats) and per-call scratch live in caller spans whose
 // sizes come from state_floats() and scratch_floats().
@@ -38,6 +40,7 @@
 #include "qslm/core/result.hpp"
 #include "qslm/layers/detail/dense_matmul.hpp"
 #include "qslm/layers/layer_norm.hpp"
+#include "qslm/layers/projection.hpp"
 #include "qslm/neuron/spiking_jelly_lif.hpp"
 #include "qslm/quant/activation_observer.hpp"
 
@@ -58,6 +61,49 @@ struct SpikeGptBlockWeights {
     std::span<const float> ffn_value;       ///< [C][H]
     std::span<const float> ffn_receptance;  ///< [C][C]
 
+    /// Prepared low-bit forms of the seven projections (not owned). A non-null entry is used
+    /// instead of the float span of the same name, which may then be left empty.
+    struct Packed {
+        const kernels::LowBitMatrix* att_key = nullptr;
+        const kernels::LowBitMatrix* att_value = nullptr;
+        const kernels::LowBitMatrix* att_receptance = nullptr;
+        const kernels::LowBitMatrix* att_output = nullptr;
+        const kernels::LowBitMatrix* ffn_key = nullptr;
+        const kernels::LowBitMatrix* ffn_receptance = nullptr;
+        const kernels::LowBitMatrix* ffn_value = nullptr;
+    } packed{};
+
+    [[nodiscard]] constexpr Projection att_key_projection() const noexcept { return {att_key, packed.att_key}; }
+    [[nodiscard]] constexpr Projection att_value_projection() const noexcept { return {att_value, packed.att_value}; }
+    [[nodiscard]] constexpr Projection att_receptance_projection() const noexcept {
+        return {att_receptance, packed.att_receptance};
+    }
+    [[nodiscard]] constexpr Projection att_output_projection() const noexcept { return {att_output, packed.att_output}; }
+    [[nodiscard]] constexpr Projection ffn_key_projection() const noexcept { return {ffn_key, packed.ffn_key}; }
+    [[nodiscard]] constexpr Projection ffn_receptance_projection() const noexcept {
+        return {ffn_receptance, packed.ffn_receptance};
+    }
+    [[nodiscard]] constexpr Projection ffn_value_projection() const noexcept { return {ffn_value, packed.ffn_value}; }
+
+    /// Bytes of packed-kernel scratch one call for `batch` streams needs (0 on the float path).
+    [[nodiscard]] std::size_t packed_scratch_bytes(std::size_t batch) const noexcept {
+        std::size_t n = 0;
+        for (const Projection& p : {att_key_projection(), att_value_projection(), att_receptance_projection(),
+                                    att_output_projection(), ffn_key_projection(), ffn_receptance_projection(),
+                                    ffn_value_projection()})
+            n = p.scratch_bytes(batch) > n ? p.scratch_bytes(batch) : n;
+        return n;
+    }
+    /// Bytes of the seven projections' weights as stored (float32 or packed).
+    [[nodiscard]] std::size_t projection_bytes() const noexcept {
+        std::size_t n = 0;
+        for (const Projection& p : {att_key_projection(), att_value_projection(), att_receptance_projection(),
+                                    att_output_projection(), ffn_key_projection(), ffn_receptance_projection(),
+                                    ffn_value_projection()})
+            n += p.weight_bytes();
+        return n;
+    }
+
     [[nodiscard]] constexpr bool has_ln0() const noexcept { return !ln0_weight.empty(); }
     [[nodiscard]] constexpr Status check() const noexcept {
         const std::size_t C = n_embd, H = ffn_hidden;
@@ -67,9 +113,10 @@ struct SpikeGptBlockWeights {
             if (s->size() != C) return Status::bad_shape;
         if (has_ln0() && (ln0_weight.size() != C || ln0_bias.size() != C)) return Status::bad_shape;
         if (!has_ln0() && !ln0_bias.empty()) return Status::bad_shape;
-        for (const auto* s : {&att_key, &att_value, &att_receptance, &att_output, &ffn_receptance})
-            if (s->size() != C * C) return Status::bad_shape;
-        if (ffn_key.size() != H * C || ffn_value.size() != C * H) return Status::bad_shape;
+        for (const Projection& p : {att_key_projection(), att_value_projection(), att_receptance_projection(),
+                                    att_output_projection(), ffn_receptance_projection()})
+            if (!p.fits(C, C)) return Status::bad_shape;
+        if (!ffn_key_projection().fits(H, C) || !ffn_value_projection().fits(C, H)) return Status::bad_shape;
         return Status::ok;
     }
     /// Float32 bytes of all tensors.
@@ -126,6 +173,16 @@ public:
     [[nodiscard]] static constexpr std::size_t scratch_floats(std::size_t n_embd, std::size_t ffn_hidden, std::size_t batch) noexcept {
         return batch * (8 * n_embd + ffn_hidden) + n_embd;
     }
+    /// What forward() needs for `batch` streams with these weights: scratch_floats(C, H, batch)
+    /// plus, for packed projections, room for the GEMV kernel's int8 activations (64-byte
+    /// aligned inside the span).
+    [[nodiscard]] std::size_t scratch_floats(std::size_t batch) const noexcept {
+        return scratch_floats(w_.n_embd, w_.ffn_hidden, batch) + packed_scratch_floats(w_.packed_scratch_bytes(batch));
+    }
+    /// Floats that hold `bytes` of kernel scratch at a 64-byte boundary (0 for none).
+    [[nodiscard]] static constexpr std::size_t packed_scratch_floats(std::size_t bytes) noexcept {
+        return bytes == 0 ? 0 : (bytes + sizeof(float) - 1) / sizeof(float) + 64 / sizeof(float);
+    }
     [[nodiscard]] constexpr std::size_t n_embd() const noexcept { return w_.n_embd; }
     [[nodiscard]] constexpr std::size_t ffn_hidden() const noexcept { return w_.ffn_hidden; }
     [[nodiscard]] constexpr std::size_t parameter_bytes() const noexcept { return w_.parameter_count() * sizeof(float); }
@@ -147,12 +204,13 @@ public:
     }
 
     /// One token for `batch` independent streams: x (batch * C, the residual stream) is updated
-    /// in place; state holds batch * state_floats(C); scratch at least scratch_floats(C, H, batch).
+    /// in place; state holds batch * state_floats(C); scratch at least scratch_floats(batch).
     Status forward(std::span<float> x, std::span<float> state, std::span<float> scratch, std::size_t batch = 1,
                    OpCounts* counts = nullptr) const noexcept {
         const std::size_t C = w_.n_embd, H = w_.ffn_hidden, S = state_floats(C);
         if (batch == 0 || x.size() != batch * C) return Status::bad_shape;
-        if (state.size() < batch * S || scratch.size() < scratch_floats(C, H, batch)) return Status::buffer_too_small;
+        if (state.size() < batch * S || scratch.size() < scratch_floats(batch)) return Status::buffer_too_small;
+        const std::span<std::byte> kernel_scratch = packed_scratch(scratch.subspan(scratch_floats(C, H, batch)));
         float* xa = scratch.data();
         float* xk = xa + batch * C;
         float* xv = xk + batch * C;
@@ -183,9 +241,9 @@ public:
             options_.observer.observe(options_.observer_first_id + 1, {xv, batch * C});
             options_.observer.observe(options_.observer_first_id + 2, {xr, batch * C});
         }
-        detail::matmul(w_.att_key.data(), C, C, xk, batch, k);
-        detail::matmul(w_.att_value.data(), C, C, xv, batch, v);
-        detail::matmul(w_.att_receptance.data(), C, C, xr, batch, r);
+        if (const Status st = project(w_.att_key_projection(), C, C, xk, batch, k, kernel_scratch); st != Status::ok) return st;
+        if (const Status st = project(w_.att_value_projection(), C, C, xv, batch, v, kernel_scratch); st != Status::ok) return st;
+        if (const Status st = project(w_.att_receptance_projection(), C, C, xr, batch, r, kernel_scratch); st != Status::ok) return st;
         for (std::size_t i = 0; i < C; ++i) w_decay[i] = -std::exp(w_.att_time_decay[i]);
         for (std::size_t b = 0; b < batch; ++b) {
             float* aa = state.data() + b * S + C;
@@ -197,7 +255,7 @@ public:
             }
         }
         if (options_.observer) options_.observer.observe(options_.observer_first_id + 3, {y, batch * C});
-        detail::matmul(w_.att_output.data(), C, C, y, batch, k);  // k now holds the LIF1 input
+        if (const Status st = project(w_.att_output_projection(), C, C, y, batch, k, kernel_scratch); st != Status::ok) return st;  // k: LIF1 input
         std::uint64_t fired = lif_into_residual(k, x.data(), state, batch, 5 * C);
 
         // ---- channel mix ----------------------------------------------------------------
@@ -211,7 +269,7 @@ public:
                 prev[i] = xa[j];
             }
         }
-        detail::matmul(w_.ffn_key.data(), H, C, xk, batch, hidden);
+        if (const Status st = project(w_.ffn_key_projection(), H, C, xk, batch, hidden, kernel_scratch); st != Status::ok) return st;
         for (std::size_t j = 0; j < batch * H; ++j) {
             const float h = hidden[j] > 0.0f ? hidden[j] : 0.0f;
             hidden[j] = h * h;
@@ -221,8 +279,8 @@ public:
             options_.observer.observe(options_.observer_first_id + 5, {xr, batch * C});
             options_.observer.observe(options_.observer_first_id + 6, {hidden, batch * H});
         }
-        detail::matmul(w_.ffn_receptance.data(), C, C, xr, batch, r);
-        detail::matmul(w_.ffn_value.data(), C, H, hidden, batch, v);
+        if (const Status st = project(w_.ffn_receptance_projection(), C, C, xr, batch, r, kernel_scratch); st != Status::ok) return st;
+        if (const Status st = project(w_.ffn_value_projection(), C, H, hidden, batch, v, kernel_scratch); st != Status::ok) return st;
         for (std::size_t j = 0; j < batch * C; ++j) k[j] = sigmoid(r[j]) * (v[j] * output_scale_);
         fired += lif_into_residual(k, x.data(), state, batch, 6 * C);
         if (halve_after_)
@@ -236,7 +294,7 @@ public:
             counts->state_updates += batch * 2 * C;
             counts->spikes += fired;
             counts->synaptic_accumulates += fired;  // residual adds of spikes
-            counts->weight_bits_read += (5 * C * C + 2 * C * H) * 32u;
+            counts->weight_bits_read += w_.projection_bytes() * 8u;
             // Per stream: the recurrent state read and written, plus every vector above written
             // once and read once: time mix 21 C-vectors (LN, three mixes, k/v/r, WKV, output, LIF
             // and the residual), channel mix 15 C-vectors and 4 H-vectors (key, relu^2, value).
@@ -278,6 +336,15 @@ public:
     }
 
 private:
+    // The kernel's part of the caller's scratch, from a 64-byte boundary on.
+    static std::span<std::byte> packed_scratch(std::span<float> rest) noexcept {
+        if (rest.empty()) return {};
+        auto* p = reinterpret_cast<std::byte*>(rest.data());
+        const std::size_t skip = (64 - reinterpret_cast<std::uintptr_t>(p) % 64) % 64;
+        const std::size_t bytes = rest.size() * sizeof(float);
+        return skip >= bytes ? std::span<std::byte>{} : std::span<std::byte>(p + skip, bytes - skip);
+    }
+
     // LIF over the block's input `in` (batch * C), membranes at state offset `offset`; spikes
     // added to the residual stream. Returns the number of spikes.
     std::uint64_t lif_into_residual(const float* in, float* x, std::span<float> state, std::size_t batch,

@@ -39,10 +39,16 @@ struct SpikeGptWeights {
     std::size_t vocab_size = 0;  ///< V
     std::size_t n_embd = 0;      ///< C
     std::size_t ffn_hidden = 0;  ///< H (4 C in SpikeGPT)
-    std::span<const float> emb;  ///< [V][C]
+    std::span<const float> emb;  ///< [V][C]; may stay empty when emb_rows is set
     std::span<const layers::SpikeGptBlockWeights> blocks;
     std::span<const float> ln_out_weight, ln_out_bias;  ///< [C]
-    std::span<const float> head;                        ///< [V][C]
+    std::span<const float> head;                        ///< [V][C]; may stay empty when head_packed is set
+    /// Packed forms (not owned), used instead of the float spans above: the embedding as a
+    /// row reader over a packed table, the head as a low-bit matrix for the integer GEMV.
+    layers::EmbeddingRows emb_rows{};
+    const kernels::LowBitMatrix* head_packed = nullptr;
+
+    [[nodiscard]] constexpr layers::Projection head_projection() const noexcept { return {head, head_packed}; }
 
     [[nodiscard]] constexpr std::size_t n_layer() const noexcept { return blocks.size(); }
 };
@@ -71,8 +77,10 @@ public:
             return Failure{Status::bad_shape, "SpikeGPT: vocab_size, n_embd and ffn_hidden must be positive"};
         if (w.blocks.empty() || w.blocks.size() > max_layers)
             return Failure{Status::bad_shape, "SpikeGPT: needs 1..4096 blocks"};
-        if (w.emb.size() != V * C) return Failure{Status::bad_shape, "SpikeGPT: emb is not vocab_size x n_embd floats"};
-        if (w.head.size() != V * C) return Failure{Status::bad_shape, "SpikeGPT: head is not vocab_size x n_embd floats"};
+        if (!w.emb_rows.present() && w.emb.size() != V * C)
+            return Failure{Status::bad_shape, "SpikeGPT: emb is not vocab_size x n_embd floats"};
+        if (!w.head_projection().fits(V, C))
+            return Failure{Status::bad_shape, "SpikeGPT: head is not a vocab_size x n_embd matrix"};
         if (w.ln_out_weight.size() != C || w.ln_out_bias.size() != C)
             return Failure{Status::bad_shape, "SpikeGPT: ln_out weight/bias are not n_embd floats"};
         for (std::size_t i = 0; i < w.blocks.size(); ++i) {
@@ -110,8 +118,20 @@ public:
     [[nodiscard]] constexpr std::size_t state_floats(std::size_t batch = 1) const noexcept {
         return state_floats(n_layer(), w_.n_embd, batch);
     }
-    [[nodiscard]] constexpr std::size_t scratch_floats(std::size_t batch = 1) const noexcept {
-        return scratch_floats(w_.n_embd, w_.ffn_hidden, batch);
+    /// Floats of scratch for one step of `batch` streams with these weights: the static size
+    /// above plus, when some projections are packed, the GEMV kernel's activation scratch.
+    [[nodiscard]] std::size_t scratch_floats(std::size_t batch = 1) const noexcept {
+        std::size_t kernel = w_.head_projection().scratch_bytes(batch);
+        for (const auto& b : w_.blocks) kernel = std::max(kernel, b.packed_scratch_bytes(batch));
+        return scratch_floats(w_.n_embd, w_.ffn_hidden, batch) + layers::SpikeGptBlock::packed_scratch_floats(kernel);
+    }
+    /// Bytes of all weights as this model holds them (packed matrices at their prepared size).
+    [[nodiscard]] std::size_t weight_bytes() const noexcept {
+        std::size_t n = w_.head_projection().weight_bytes() + (w_.ln_out_weight.size() + w_.ln_out_bias.size()) * sizeof(float);
+        n += w_.emb_rows.present() ? 0 : w_.emb.size() * sizeof(float);
+        for (const auto& b : w_.blocks)
+            n += b.projection_bytes() + (b.parameter_count() - 5 * b.n_embd * b.n_embd - 2 * b.n_embd * b.ffn_hidden) * sizeof(float);
+        return n;
     }
 
     /// Fresh state for all `batch` streams.
@@ -144,6 +164,7 @@ public:
                 std::span<float> logits, OpCounts* counts = nullptr, std::span<std::uint64_t> block_spikes = {}) const noexcept {
         const std::size_t B = tokens.size(), C = w_.n_embd, V = w_.vocab_size;
         if (B == 0) return Status::bad_shape;
+        const std::size_t block_floats = scratch_floats(B) - 2 * B * C;
         if (state.size() < state_floats(B) || scratch.size() < scratch_floats(B) || logits.size() < B * V)
             return Status::buffer_too_small;
         if (!block_spikes.empty() && block_spikes.size() != n_layer()) return Status::bad_shape;
@@ -152,17 +173,17 @@ public:
 
         const std::span<float> x = scratch.first(B * C);
         const std::span<float> normed = scratch.subspan(B * C, B * C);
-        const std::span<float> block_scratch = scratch.subspan(2 * B * C);
+        const std::span<float> block_scratch = scratch.subspan(2 * B * C, block_floats);
         std::uint64_t emb_spikes = 0;
         for (std::size_t b = 0; b < B; ++b) {
-            const float* row = w_.emb.data() + static_cast<std::size_t>(tokens[b]) * C;
-            for (std::size_t i = 0; i < C; ++i) {
-                if (options_.binary_embedding) {
-                    const bool s = row[i] >= 0.0f;  // Heaviside, >=: -0.0 counts as a spike
-                    x[b * C + i] = s ? 1.0f : 0.0f;
+            float* xb = x.data() + b * C;
+            if (w_.emb_rows.present()) w_.emb_rows.read_row(w_.emb_rows.table, tokens[b], xb, C);
+            else for (std::size_t i = 0; i < C; ++i) xb[i] = w_.emb[static_cast<std::size_t>(tokens[b]) * C + i];
+            if (options_.binary_embedding) {
+                for (std::size_t i = 0; i < C; ++i) {
+                    const bool s = xb[i] >= 0.0f;  // Heaviside, >=: -0.0 counts as a spike
+                    xb[i] = s ? 1.0f : 0.0f;
                     emb_spikes += s ? 1u : 0u;
-                } else {
-                    x[b * C + i] = row[i];
                 }
             }
         }
@@ -178,16 +199,27 @@ public:
         }
         if (const Status s = ln_out_.forward(x, normed, B, counts); s != Status::ok) return s;
         if (options_.observer) options_.observer.observe(1 + 7 * n_layer(), normed.first(B * C));
-        layers::detail::matmul(w_.head.data(), V, C, normed.data(), B, logits.data());
+        // The head's kernel scratch: the block scratch is free again here.
+        if (const Status s = layers::project(w_.head_projection(), V, C, normed.data(), B, logits.data(),
+                                             kernel_scratch(block_scratch.subspan(layers::SpikeGptBlock::scratch_floats(C, w_.ffn_hidden, B))));
+            s != Status::ok)
+            return s;
         if (counts != nullptr) {
             counts->spikes += emb_spikes;
             counts->multiply_accumulates += B * V * C;
-            counts->weight_bits_read += (V * C + B * C) * 32u;  // head + the embedding rows read
+            counts->weight_bits_read += (w_.head_projection().weight_bytes() + B * C * sizeof(float)) * 8u;  // head + embedding rows
         }
         return Status::ok;
     }
 
 private:
+    static std::span<std::byte> kernel_scratch(std::span<float> rest) noexcept {
+        if (rest.empty()) return {};
+        auto* p = reinterpret_cast<std::byte*>(rest.data());
+        const std::size_t skip = (64 - reinterpret_cast<std::uintptr_t>(p) % 64) % 64;
+        const std::size_t bytes = rest.size() * sizeof(float);
+        return skip >= bytes ? std::span<std::byte>{} : std::span<std::byte>(p + skip, bytes - skip);
+    }
     static layers::SpikeGptOptions block_options(const SpikeGptOptions& o, std::size_t layer) noexcept {
         layers::SpikeGptOptions b;
         b.lif = o.lif;
