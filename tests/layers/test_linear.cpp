@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "layers_test_support.hpp"
@@ -161,6 +162,53 @@ TEMPLATE_TEST_CASE_SIG("spiking linear on the spike kernels gives exactly the sc
     REQUIRE(lin->template forward<Q>(spikes, q_walk) == Status::ok);
     REQUIRE(lin->template forward_words<Q>(words, q_kernels, scratch) == Status::ok);
     for (std::size_t r = 0; r < rows; ++r) REQUIRE(q_kernels[r].raw() == q_walk[r].raw());
+
+    // The byte API on the kernels (packs, then forward_words): the same outputs again.
+    std::vector<std::uint64_t> packed(spike_words_per_step(cols), ~std::uint64_t{0});
+    std::vector<float> y_bytes(rows);
+    REQUIRE(lin->template forward<float>(spikes, y_bytes, packed, scratch) == Status::ok);
+    CHECK(packed == words);
+    CHECK(y_bytes == y_walk);
+    std::vector<Q> q_bytes(rows);
+    REQUIRE(lin->template forward<Q>(spikes, q_bytes, packed, scratch) == Status::ok);
+    for (std::size_t r = 0; r < rows; ++r) REQUIRE(q_bytes[r].raw() == q_walk[r].raw());
+
+    // Per-group layouts with the group-major scale copy (the fast scale pass): bit-identical.
+    const std::size_t gm = lin->group_major_size();
+    if (gm != 0) {
+        std::vector<float> gs(gm);
+        std::vector<std::int16_t> gz(zero_point ? gm : 0);
+        REQUIRE(SpikingLinear<B>::prepare_group_major(w->view(), gs, gz) == Status::ok);
+        REQUIRE(lin->use_kernels(*mv, gs, gz) == Status::ok);
+        std::vector<float> y_gm(rows);
+        REQUIRE(lin->template forward_words<float>(words, y_gm, scratch) == Status::ok);
+        CHECK(y_gm == y_walk);
+        std::vector<double> d_walk(rows), d_gm(rows);
+        REQUIRE(lin->template forward<double>(spikes, d_walk) == Status::ok);
+        REQUIRE(lin->template forward_words<double>(words, d_gm, scratch) == Status::ok);
+        CHECK(d_gm == d_walk);
+        REQUIRE(lin->template forward_words<Q>(words, q_kernels, scratch) == Status::ok);
+        for (std::size_t r = 0; r < rows; ++r) REQUIRE(q_kernels[r].raw() == q_walk[r].raw());
+        if (zero_point) CHECK(lin->use_kernels(*mv, gs) == Status::invalid_argument);  // zero points missing
+        CHECK(lin->use_kernels(*mv, std::span<const float>(gs).first(gm - 1)) == Status::bad_shape);
+    } else {
+        std::vector<float> gs(rows);
+        CHECK(SpikingLinear<B>::prepare_group_major(w->view(), gs) == Status::invalid_argument);
+    }
+}
+
+TEST_CASE("pack_spike_bytes packs any non-zero byte as a spike and clears the bits past the last neuron") {
+    for (const std::size_t n : {1u, 7u, 8u, 9u, 63u, 64u, 65u, 200u, 2048u}) {
+        std::mt19937 rng(static_cast<unsigned>(n));
+        std::vector<std::uint8_t> bytes(n);
+        for (auto& b : bytes) b = static_cast<std::uint8_t>(rng() % 3 == 0 ? rng() % 256 : 0);  // all byte values, not just 1
+        std::vector<std::uint64_t> words(spike_words_per_step(n), ~std::uint64_t{0}), ref(spike_words_per_step(n), 0);
+        for (std::size_t c = 0; c < n; ++c)
+            if (bytes[c] != 0) ref[c / 64] |= std::uint64_t{1} << (c % 64);
+        REQUIRE(spike::pack_spike_bytes(bytes, words) == Status::ok);
+        CHECK(words == ref);
+        if (!words.empty()) CHECK(spike::pack_spike_bytes(bytes, std::span<std::uint64_t>(words).first(words.size() - 1)) == Status::buffer_too_small);
+    }
 }
 
 TEST_CASE("spiking linear on the kernels refuses a foreign matvec, short buffers and a missing matvec") {
