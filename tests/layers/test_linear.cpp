@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -195,6 +196,41 @@ TEMPLATE_TEST_CASE_SIG("spiking linear on the spike kernels gives exactly the sc
         std::vector<float> gs(rows);
         CHECK(SpikingLinear<B>::prepare_group_major(w->view(), gs) == Status::invalid_argument);
     }
+}
+
+TEST_CASE("SpikeMatvec::accumulate_by_group gives accumulate()'s sums group by group, on every kernel and ISA") {
+    const std::size_t rows = 70, cols = 300;
+    const ScaleLayout layout = GENERATE(ScaleLayout::per_channel(), ScaleLayout::per_group(64), ScaleLayout::per_group(32));
+    auto w = PackedTensor<4>::quantize(random_floats(rows * cols, 41), rows, cols, QuantSpec{.layout = layout});
+    REQUIRE(w);
+    auto mv = kernels::SpikeMatvec::prepare(w->view(), {.bitplane = true, .sparse = true});
+    REQUIRE(mv);
+    const auto spikes = random_spikes(cols, 42, 0.2);
+    std::vector<std::uint64_t> words(spike_words_per_step(cols), 0);
+    REQUIRE(spike::pack_spike_bytes(spikes, words) == Status::ok);
+    for (const kernels::Isa isa : kernels::all_isas) {
+        if (!kernels::isa_usable(isa)) continue;
+        for (const kernels::Kernel k : {kernels::Kernel::automatic, kernels::Kernel::dense, kernels::Kernel::event, kernels::Kernel::bitplane,
+                                        kernels::Kernel::dual_sparse}) {
+            if (k == kernels::Kernel::bitplane && layout.granularity == Granularity::per_group && layout.group_size % 64 != 0) continue;
+            INFO("isa " << kernels::to_string(isa) << " kernel " << kernels::to_string(k) << " groups " << mv->groups());
+            std::vector<std::int32_t> all(mv->output_size()), one(rows), by_group(mv->output_size(), -1);
+            REQUIRE(mv->accumulate(std::span<const std::uint64_t>(words), std::span(all), {k, isa}));
+            std::size_t next = 0, spikes_seen = 0;
+            auto r = mv->accumulate_by_group(std::span<const std::uint64_t>(words), std::span(one), [&](std::size_t g, std::size_t n) {
+                CHECK(g == next++);
+                spikes_seen += n;
+                std::copy(one.begin(), one.end(), by_group.begin() + static_cast<std::ptrdiff_t>(g * rows));
+            }, {k, isa});
+            REQUIRE(r);
+            CHECK(next == mv->groups());
+            CHECK(spikes_seen == r->spikes);
+            CHECK(by_group == all);
+        }
+    }
+    std::vector<std::int32_t> short_out(rows - 1);
+    CHECK(mv->accumulate_by_group(std::span<const std::uint64_t>(words), std::span(short_out), [](std::size_t, std::size_t) {}).status() ==
+          Status::bad_shape);
 }
 
 TEST_CASE("pack_spike_bytes packs any non-zero byte as a spike and clears the bits past the last neuron") {

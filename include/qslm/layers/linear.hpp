@@ -209,22 +209,29 @@ public:
         if constexpr (FixedPoint<V>) {
             if (w_.scale_format() == ScaleFormat::float32 && m_.empty()) return Status::invalid_argument;
         }
-        const std::size_t groups = w_.layout().groups_per_row(cols);
-        const std::size_t G = w_.layout().granularity == Granularity::per_group ? w_.layout().group_size : cols;
-        auto info = mv_->accumulate(spike_words, scratch.first(groups * rows));
-        if (!info) return info.status();
-        std::int32_t* active = scratch.data() + groups * rows;
-        for (std::size_t g = 0; g < groups; ++g)
-            active[g] = static_cast<std::int32_t>(popcount_bit_range(spike_words, g * G, (g + 1) * G < cols ? (g + 1) * G : cols));
         if constexpr (FloatingNumber<V>) {
-            apply_scales_float(scratch.data(), active, y.data());
+            // Group by group: the kernel leaves group g's sums in scratch[0, rows) (L1) and the
+            // scale pass adds them to y before the next group is accumulated.
+            for (std::size_t r = 0; r < rows; ++r) y[r] = b_.empty() ? V{0} : static_cast<V>(b_[r]);
+            auto info = mv_->accumulate_by_group(spike_words, scratch.first(rows), [&](std::size_t g, std::size_t active) {
+                add_group_float(g, scratch.data(), static_cast<std::int64_t>(active), y.data());
+            });
+            if (!info) return info.status();
+            count(counts, info->spikes);
         } else {
+            const std::size_t groups = w_.layout().groups_per_row(cols);
+            const std::size_t G = w_.layout().granularity == Granularity::per_group ? w_.layout().group_size : cols;
+            auto info = mv_->accumulate(spike_words, scratch.first(groups * rows));
+            if (!info) return info.status();
+            std::int32_t* active = scratch.data() + groups * rows;
+            for (std::size_t g = 0; g < groups; ++g)
+                active[g] = static_cast<std::int32_t>(popcount_bit_range(spike_words, g * G, (g + 1) * G < cols ? (g + 1) * G : cols));
             for (std::size_t r = 0; r < rows; ++r)
                 y[r] = output<V>(r, [&](auto&& flush) {
                     for (std::size_t g = 0; g < groups; ++g) flush(w_.scale_index(r, g * G), scratch[g * rows + r], active[g]);
                 });
+            count(counts, info->spikes);
         }
-        count(counts, info->spikes);
         return Status::ok;
     }
 
@@ -265,42 +272,38 @@ private:
             return V::from_raw(R::shift_right(acc, guard_bits));
         }
     }
-    // Float outputs from the kernels' group-major sums (acc[g * rows + r]) and the spike count
-    // per group: for each row, acc = bias (or 0), then acc += scale * (sum - zero_point * active)
-    // group by group, exactly the scalar walk's operations (output<V>), looped group-outer so
-    // every pass is contiguous. Scales come from the group-major copy, the view's per-row
-    // scales (per-channel), one constant (per-tensor), or, without a copy, the view at a stride.
+    // Adds group g's share to the float outputs: y[r] += scale * (sum - zero_point * active),
+    // the scalar walk's operation (output<V>) for this group, over all rows at once; y starts
+    // at the bias (or 0) and the groups come in ascending order, so every row sees the same
+    // float operations in the same order as the walk. Scales come from the group-major copy,
+    // the view's per-row scales (per-channel), one constant (per-tensor), or, without a copy,
+    // the view at a stride.
     template <FloatingNumber V>
-    void apply_scales_float(const std::int32_t* acc, const std::int32_t* active, V* y) const noexcept {
+    void add_group_float(std::size_t g, const std::int32_t* a, std::int64_t n, V* y) const noexcept {
         const std::size_t rows = w_.rows(), groups = w_.layout().groups_per_row(w_.cols());
-        for (std::size_t r = 0; r < rows; ++r) y[r] = b_.empty() ? V{0} : static_cast<V>(b_[r]);
         const bool zp = w_.has_zero_points();
         const Granularity gran = w_.layout().granularity;
-        for (std::size_t g = 0; g < groups; ++g) {
-            const std::int32_t* a = acc + g * rows;
-            const std::int64_t n = active[g];
-            if (gran == Granularity::per_tensor) {
-                const V s = static_cast<V>(w_.scale(0));
-                const std::int64_t z = static_cast<std::int64_t>(w_.zero_point(0)) * n;
-                for (std::size_t r = 0; r < rows; ++r) y[r] += s * static_cast<V>(static_cast<std::int64_t>(a[r]) - z);
-            } else if (gran == Granularity::per_channel || !gm_scales_.empty()) {
-                // per-channel: scale index r; per-group with the copy: index g * rows + r.
-                const float* s = gran == Granularity::per_channel ? w_.scales().data() : gm_scales_.data() + g * rows;
-                if (gran == Granularity::per_channel && w_.scale_format() == ScaleFormat::power_of_two) {
-                    for (std::size_t r = 0; r < rows; ++r)
-                        y[r] += static_cast<V>(w_.scale(r)) * static_cast<V>(static_cast<std::int64_t>(a[r]) - static_cast<std::int64_t>(w_.zero_point(r)) * n);
-                } else if (!zp) {
-                    for (std::size_t r = 0; r < rows; ++r) y[r] += static_cast<V>(s[r]) * static_cast<V>(a[r]);
-                } else {
-                    const std::int16_t* z = gran == Granularity::per_channel ? w_.zero_points().data() : gm_zero_points_.data() + g * rows;
-                    for (std::size_t r = 0; r < rows; ++r)
-                        y[r] += static_cast<V>(s[r]) * static_cast<V>(static_cast<std::int64_t>(a[r]) - static_cast<std::int64_t>(z[r]) * n);
-                }
+        if (gran == Granularity::per_tensor) {
+            const V s = static_cast<V>(w_.scale(0));
+            const std::int64_t z = static_cast<std::int64_t>(w_.zero_point(0)) * n;
+            for (std::size_t r = 0; r < rows; ++r) y[r] += s * static_cast<V>(static_cast<std::int64_t>(a[r]) - z);
+        } else if (gran == Granularity::per_channel || !gm_scales_.empty()) {
+            // per-channel: scale index r; per-group with the copy: index g * rows + r.
+            const float* s = gran == Granularity::per_channel ? w_.scales().data() : gm_scales_.data() + g * rows;
+            if (gran == Granularity::per_channel && w_.scale_format() == ScaleFormat::power_of_two) {
+                for (std::size_t r = 0; r < rows; ++r)
+                    y[r] += static_cast<V>(w_.scale(r)) * static_cast<V>(static_cast<std::int64_t>(a[r]) - static_cast<std::int64_t>(w_.zero_point(r)) * n);
+            } else if (!zp) {
+                for (std::size_t r = 0; r < rows; ++r) y[r] += static_cast<V>(s[r]) * static_cast<V>(a[r]);
             } else {
-                for (std::size_t r = 0; r < rows; ++r) {
-                    const std::size_t si = r * groups + g;
-                    y[r] += static_cast<V>(w_.scale(si)) * static_cast<V>(static_cast<std::int64_t>(a[r]) - static_cast<std::int64_t>(w_.zero_point(si)) * n);
-                }
+                const std::int16_t* z = gran == Granularity::per_channel ? w_.zero_points().data() : gm_zero_points_.data() + g * rows;
+                for (std::size_t r = 0; r < rows; ++r)
+                    y[r] += static_cast<V>(s[r]) * static_cast<V>(static_cast<std::int64_t>(a[r]) - static_cast<std::int64_t>(z[r]) * n);
+            }
+        } else {
+            for (std::size_t r = 0; r < rows; ++r) {
+                const std::size_t si = r * groups + g;
+                y[r] += static_cast<V>(w_.scale(si)) * static_cast<V>(static_cast<std::int64_t>(a[r]) - static_cast<std::int64_t>(w_.zero_point(si)) * n);
             }
         }
     }
