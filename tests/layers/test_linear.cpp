@@ -10,6 +10,7 @@
 #include "qslm/layers/dequantize.hpp"
 #include "qslm/kernels/spike_matvec.hpp"
 #include "qslm/layers/linear.hpp"
+#include "qslm/neuron.hpp"
 #include "qslm/tensor/packed_tensor.hpp"
 
 using namespace qslm;
@@ -307,4 +308,39 @@ TEST_CASE("packed linear on float input and AnyPackedTensor dequantization agree
     const auto& t = std::get<PackedTensor<3>>(any->variant());
     REQUIRE(linear_dequantized(t.view(), {}, std::span<const float>(x), std::span<float>(y2)) == Status::ok);
     for (std::size_t r = 0; r < rows; ++r) CHECK(y1[r] == Approx(y2[r]).margin(1e-5));
+}
+
+TEST_CASE("a LIF layer's packed output (step_layer_words) is its byte output packed, and feeds forward_words") {
+    const std::size_t n = 200, rows = 9;
+    auto lif = neuron::SpikingJellyLIF<float>::make({});
+    REQUIRE(lif);
+    const auto x = random_floats(n, 51);
+    std::vector<float> v_bytes(n, 0.0f), v_words(n, 0.0f);
+    std::vector<std::uint8_t> bytes(n);
+    std::vector<std::uint64_t> words(spike_words_per_step(n), ~std::uint64_t{0}), packed(spike_words_per_step(n));
+    auto w = PackedTensor<4>::quantize(random_floats(rows * n, 52), rows, n, QuantSpec{.layout = ScaleLayout::per_group(32)});
+    REQUIRE(w);
+    auto mv = kernels::SpikeMatvec::prepare(w->view());
+    REQUIRE(mv);
+    auto lin = SpikingLinear<4>::make(w->view());
+    REQUIRE(lin);
+    REQUIRE(lin->use_kernels(*mv) == Status::ok);
+    std::vector<std::int32_t> scratch(lin->kernel_scratch_size());
+    for (int step = 0; step < 4; ++step) {  // membranes carry over: spikes differ step to step
+        std::vector<float> xs(n);
+        for (std::size_t i = 0; i < n; ++i) xs[i] = 3.0f * x[i] + 0.5f;
+        OpCounts cb, cw;
+        REQUIRE(neuron::step_layer(*lif, std::span<const float>(xs), std::span(v_bytes), std::span(bytes), &cb) == Status::ok);
+        REQUIRE(neuron::step_layer_words(*lif, std::span<const float>(xs), std::span(v_words), std::span(words), &cw) == Status::ok);
+        REQUIRE(spike::pack_spike_bytes(bytes, packed) == Status::ok);
+        CHECK(words == packed);
+        CHECK(v_words == v_bytes);
+        CHECK(cw.spikes == cb.spikes);
+        std::vector<float> y_walk(rows), y_words(rows);
+        REQUIRE(lin->forward<float>(bytes, y_walk) == Status::ok);
+        REQUIRE(lin->forward_words<float>(words, y_words, scratch) == Status::ok);
+        CHECK(y_words == y_walk);
+    }
+    std::vector<std::uint64_t> short_words(3);
+    CHECK(neuron::step_layer_words(*lif, std::span<const float>(x), std::span(v_words), std::span(short_words)) == Status::buffer_too_small);
 }
