@@ -1,7 +1,14 @@
 // bench_spike_kernels: the spike kernels against each other, against their scalar references and
 // against the dense baselines, in one run. Case names: <kernel>/<rows>/<cols>/<bits>/<density_permille>/<T>
 // (baselines eigen_f32_gemv/... and int8_dense/... with the same fields; `bits` is the width of
-// the spike kernels they are compared with). T > 1: the time of all T steps. Counters:
+// the spike kernels they are compared with). Whole layers (scales, bias, float output):
+// layer_spiking_linear/<rows>/<cols>/<bits>/<group or 0 = per-channel>/<density_permille>/<words|bytes>
+// (SpikingLinear::forward_words on packed spikes, or forward on one byte per input) against
+// layer_eigen_f32/<rows>/<cols>/<bits>/0/<density_permille>/f32 (Eigen float GEMV of the
+// dequantized weights plus bias) and layer_spiking_linear_strided_scales/... (per-group scales
+// read from the view row-major, without the group-major copy) and
+// layer_spiking_linear_matvec_only/... (SpikeMatvec::accumulate alone: the integer sums of every
+// group, no scales: where the layer's time goes). T > 1: the time of all T steps. Counters:
 // weight_bytes_per_second (bytes of weight storage the kernel touched) and
 // synaptic_ops_per_second (rows x active inputs, summed over steps).
 //
@@ -13,6 +20,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -26,6 +34,7 @@
 
 #include "qslm/kernels.hpp"
 #include "qslm/kernels/calibrate.hpp"
+#include "qslm/layers/linear.hpp"
 #include "qslm/spike.hpp"
 #include "qslm/tensor.hpp"
 
@@ -331,6 +340,147 @@ void run_bandwidth(benchmark::State& st, std::size_t mib) {
     st.counters["weight_bytes_per_second"] = benchmark::Counter(double(n * 8), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Whole layers: SpikingLinear with its scales, bias and float output, as a model calls it.
+struct LayerWeights {
+    std::size_t rows = 0, cols = 0;
+    int bits = 0;
+    std::size_t group = 0;
+    std::vector<float> bias;
+    Eigen::MatrixXf dense;  // the dequantized weights (what an Eigen user would run)
+    std::unique_ptr<kernels::SpikeMatvec> mv;
+    std::vector<float> gm_scales;
+    // The packed tensor (its view is what the layer holds), type-erased per width.
+    std::shared_ptr<void> tensor;
+};
+
+template <int Bits>
+LayerWeights make_layer_weights(std::size_t rows, std::size_t cols, std::size_t group) {
+    std::mt19937 rng(static_cast<unsigned>(rows + cols + Bits + group));
+    std::normal_distribution<float> nd(0.0f, 0.05f);
+    std::vector<float> wf(rows * cols);
+    for (auto& v : wf) v = nd(rng);
+    const ScaleLayout layout = group == 0 ? ScaleLayout::per_channel() : ScaleLayout::per_group(group);
+    auto t = std::make_shared<PackedTensor<Bits>>(PackedTensor<Bits>::quantize(wf, rows, cols, QuantSpec{.layout = layout}).value());
+    LayerWeights lw;
+    lw.rows = rows;
+    lw.cols = cols;
+    lw.bits = Bits;
+    lw.group = group;
+    lw.bias.resize(rows);
+    for (auto& b : lw.bias) b = nd(rng);
+    lw.dense.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < cols; ++c) lw.dense(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = t->view().dequantized(r, c);
+    lw.mv = std::make_unique<kernels::SpikeMatvec>(kernels::SpikeMatvec::prepare(t->view()).value());
+    lw.mv->use_crossovers(calibrated);
+    using L = layers::SpikingLinear<Bits>;
+    lw.gm_scales.resize(L::group_major_size(t->view()));
+    if (!lw.gm_scales.empty() && L::prepare_group_major(t->view(), lw.gm_scales) != Status::ok) std::abort();
+    lw.tensor = t;
+    return lw;
+}
+
+LayerWeights& layer_weights(std::size_t rows, std::size_t cols, int bits, std::size_t group) {
+    static LayerWeights lw;
+    if (lw.rows == rows && lw.cols == cols && lw.bits == bits && lw.group == group && lw.mv) return lw;
+    lw = LayerWeights{};
+    if (bits == 2) lw = make_layer_weights<2>(rows, cols, group);
+    else if (bits == 4) lw = make_layer_weights<4>(rows, cols, group);
+    else lw = make_layer_weights<8>(rows, cols, group);
+    return lw;
+}
+
+enum class LayerApi { words, bytes, strided_scales, matvec_only };
+
+template <int Bits>
+void run_layer_bits(benchmark::State& st, LayerWeights& lw, const Spikes& s, LayerApi api) {
+    const auto& t = *static_cast<const PackedTensor<Bits>*>(lw.tensor.get());
+    auto lin = layers::SpikingLinear<Bits>::make(t.view(), lw.bias).value();
+    const Status used = api == LayerApi::strided_scales ? lin.use_kernels(*lw.mv) : lin.use_kernels(*lw.mv, lw.gm_scales);
+    if (used != Status::ok) {
+        st.SkipWithError("use_kernels refused");
+        return;
+    }
+    std::vector<std::int32_t> scratch(lin.kernel_scratch_size());
+    std::vector<float> y(lw.rows);
+    std::vector<std::uint8_t> bytes(lw.cols);
+    for (std::size_t c = 0; c < lw.cols; ++c) bytes[c] = s.spatial.test(c, 0) ? 1 : 0;
+    std::vector<std::uint64_t> words(spike_words_per_step(lw.cols));
+    const std::span<const std::uint64_t> in = s.spatial.words();  // one step
+    std::vector<std::int32_t> sums(lw.mv->output_size());
+    auto once = [&] {
+        if (api == LayerApi::matvec_only) return lw.mv->accumulate(in, std::span(sums)).status();
+        return api == LayerApi::bytes ? lin.template forward<float>(bytes, y, words, scratch) : lin.template forward_words<float>(in, y, scratch);
+    };
+    if (once() != Status::ok) {
+        st.SkipWithError("layer refused the call");
+        return;
+    }
+    for (auto _ : st) {
+        once();
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    set_counters(st, double(t.view().bytes()), double(lw.rows) * double(s.count));
+}
+
+void run_layer(benchmark::State& st, Shape sh, int bits, std::size_t group, double density, LayerApi api) {
+    LayerWeights& lw = layer_weights(sh.rows, sh.cols, bits, group);
+    const Spikes s = make_spikes(sh.cols, density, 1);
+    if (bits == 2) run_layer_bits<2>(st, lw, s, api);
+    else if (bits == 4) run_layer_bits<4>(st, lw, s, api);
+    else run_layer_bits<8>(st, lw, s, api);
+}
+
+// Eigen float GEMV of the same (dequantized) weights plus bias, on the spikes as floats.
+void run_layer_eigen(benchmark::State& st, Shape sh, int bits, double density) {
+    LayerWeights& lw = layer_weights(sh.rows, sh.cols, bits, 0);
+    const Spikes s = make_spikes(sh.cols, density, 1);
+    Eigen::VectorXf x = Eigen::VectorXf::Zero(static_cast<Eigen::Index>(sh.cols));
+    for (std::size_t c = 0; c < sh.cols; ++c) x(static_cast<Eigen::Index>(c)) = s.spatial.test(c, 0) ? 1.0f : 0.0f;
+    const Eigen::Map<const Eigen::VectorXf> b(lw.bias.data(), static_cast<Eigen::Index>(sh.rows));
+    Eigen::VectorXf y(static_cast<Eigen::Index>(sh.rows));
+    for (auto _ : st) {
+        y.noalias() = lw.dense * x;
+        y += b;
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    set_counters(st, double(sh.rows) * double(sh.cols) * 4.0, double(sh.rows) * double(s.count));
+}
+
+std::string layer_name(const std::string& what, Shape sh, int bits, std::size_t group, int permille, const std::string& api) {
+    return what + "/" + std::to_string(sh.rows) + "/" + std::to_string(sh.cols) + "/" + std::to_string(bits) + "/" +
+           std::to_string(group) + "/" + std::to_string(permille) + "/" + api;
+}
+
+void register_layers() {
+    for (const Shape sh : {Shape{2048, 2048}, Shape{1024, 1024}})
+        for (const int bits : {4, 2, 8})
+            for (const int pm : {100, 50, 200}) {
+                const double d = pm / 1000.0;
+                benchmark::RegisterBenchmark(layer_name("layer_eigen_f32", sh, bits, 0, pm, "f32").c_str(),
+                                             [=](benchmark::State& st) { run_layer_eigen(st, sh, bits, d); })
+                    ->Unit(benchmark::kMicrosecond);
+                for (const std::size_t group : {std::size_t{0}, std::size_t{64}, std::size_t{32}, std::size_t{128}}) {
+                    benchmark::RegisterBenchmark(layer_name("layer_spiking_linear", sh, bits, group, pm, "words").c_str(),
+                                                 [=](benchmark::State& st) { run_layer(st, sh, bits, group, d, LayerApi::words); })
+                        ->Unit(benchmark::kMicrosecond);
+                    benchmark::RegisterBenchmark(layer_name("layer_spiking_linear", sh, bits, group, pm, "bytes").c_str(),
+                                                 [=](benchmark::State& st) { run_layer(st, sh, bits, group, d, LayerApi::bytes); })
+                        ->Unit(benchmark::kMicrosecond);
+                    benchmark::RegisterBenchmark(layer_name("layer_spiking_linear_matvec_only", sh, bits, group, pm, "words").c_str(),
+                                                 [=](benchmark::State& st) { run_layer(st, sh, bits, group, d, LayerApi::matvec_only); })
+                        ->Unit(benchmark::kMicrosecond);
+                    if (group != 0)
+                        benchmark::RegisterBenchmark(layer_name("layer_spiking_linear_strided_scales", sh, bits, group, pm, "words").c_str(),
+                                                     [=](benchmark::State& st) { run_layer(st, sh, bits, group, d, LayerApi::strided_scales); })
+                            ->Unit(benchmark::kMicrosecond);
+                }
+            }
+}
+
 constexpr Shape shapes[] = {{256, 256}, {1024, 1024}, {2048, 2048}, {4096, 1024}};
 constexpr int widths[] = {2, 4, 8};
 constexpr int densities_permille[] = {10, 50, 100, 200, 500};
@@ -439,6 +589,7 @@ int main(int argc, char** argv) {
     raw.clear();
     for (const auto& m : cal->bitplane) raw += std::to_string(m.bits) + "bit/" + std::to_string(m.density) + "=" + std::to_string(m.speedup) + " ";
     benchmark::AddCustomContext("qslm_calibration_bitplane_speedups", raw);
+    register_layers();
     register_all();
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

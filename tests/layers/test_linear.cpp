@@ -1,13 +1,16 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "layers_test_support.hpp"
 #include "qslm/layers/dequantize.hpp"
 #include "qslm/kernels/spike_matvec.hpp"
 #include "qslm/layers/linear.hpp"
+#include "qslm/neuron.hpp"
 #include "qslm/tensor/packed_tensor.hpp"
 
 using namespace qslm;
@@ -161,6 +164,88 @@ TEMPLATE_TEST_CASE_SIG("spiking linear on the spike kernels gives exactly the sc
     REQUIRE(lin->template forward<Q>(spikes, q_walk) == Status::ok);
     REQUIRE(lin->template forward_words<Q>(words, q_kernels, scratch) == Status::ok);
     for (std::size_t r = 0; r < rows; ++r) REQUIRE(q_kernels[r].raw() == q_walk[r].raw());
+
+    // The byte API on the kernels (packs, then forward_words): the same outputs again.
+    std::vector<std::uint64_t> packed(spike_words_per_step(cols), ~std::uint64_t{0});
+    std::vector<float> y_bytes(rows);
+    REQUIRE(lin->template forward<float>(spikes, y_bytes, packed, scratch) == Status::ok);
+    CHECK(packed == words);
+    CHECK(y_bytes == y_walk);
+    std::vector<Q> q_bytes(rows);
+    REQUIRE(lin->template forward<Q>(spikes, q_bytes, packed, scratch) == Status::ok);
+    for (std::size_t r = 0; r < rows; ++r) REQUIRE(q_bytes[r].raw() == q_walk[r].raw());
+
+    // Per-group layouts with the group-major scale copy (the fast scale pass): bit-identical.
+    const std::size_t gm = lin->group_major_size();
+    if (gm != 0) {
+        std::vector<float> gs(gm);
+        std::vector<std::int16_t> gz(zero_point ? gm : 0);
+        REQUIRE(SpikingLinear<B>::prepare_group_major(w->view(), gs, gz) == Status::ok);
+        REQUIRE(lin->use_kernels(*mv, gs, gz) == Status::ok);
+        std::vector<float> y_gm(rows);
+        REQUIRE(lin->template forward_words<float>(words, y_gm, scratch) == Status::ok);
+        CHECK(y_gm == y_walk);
+        std::vector<double> d_walk(rows), d_gm(rows);
+        REQUIRE(lin->template forward<double>(spikes, d_walk) == Status::ok);
+        REQUIRE(lin->template forward_words<double>(words, d_gm, scratch) == Status::ok);
+        CHECK(d_gm == d_walk);
+        REQUIRE(lin->template forward_words<Q>(words, q_kernels, scratch) == Status::ok);
+        for (std::size_t r = 0; r < rows; ++r) REQUIRE(q_kernels[r].raw() == q_walk[r].raw());
+        if (zero_point) CHECK(lin->use_kernels(*mv, gs) == Status::invalid_argument);  // zero points missing
+        CHECK(lin->use_kernels(*mv, std::span<const float>(gs).first(gm - 1)) == Status::bad_shape);
+    } else {
+        std::vector<float> gs(rows);
+        CHECK(SpikingLinear<B>::prepare_group_major(w->view(), gs) == Status::invalid_argument);
+    }
+}
+
+TEST_CASE("SpikeMatvec::accumulate_by_group gives accumulate()'s sums group by group, on every kernel and ISA") {
+    const std::size_t rows = 70, cols = 300;
+    const ScaleLayout layout = GENERATE(ScaleLayout::per_channel(), ScaleLayout::per_group(64), ScaleLayout::per_group(32));
+    auto w = PackedTensor<4>::quantize(random_floats(rows * cols, 41), rows, cols, QuantSpec{.layout = layout});
+    REQUIRE(w);
+    auto mv = kernels::SpikeMatvec::prepare(w->view(), {.bitplane = true, .sparse = true});
+    REQUIRE(mv);
+    const auto spikes = random_spikes(cols, 42, 0.2);
+    std::vector<std::uint64_t> words(spike_words_per_step(cols), 0);
+    REQUIRE(spike::pack_spike_bytes(spikes, words) == Status::ok);
+    for (const kernels::Isa isa : kernels::all_isas) {
+        if (!kernels::isa_usable(isa)) continue;
+        for (const kernels::Kernel k : {kernels::Kernel::automatic, kernels::Kernel::dense, kernels::Kernel::event, kernels::Kernel::bitplane,
+                                        kernels::Kernel::dual_sparse}) {
+            if (k == kernels::Kernel::bitplane && layout.granularity == Granularity::per_group && layout.group_size % 64 != 0) continue;
+            INFO("isa " << kernels::to_string(isa) << " kernel " << kernels::to_string(k) << " groups " << mv->groups());
+            std::vector<std::int32_t> all(mv->output_size()), one(rows), by_group(mv->output_size(), -1);
+            REQUIRE(mv->accumulate(std::span<const std::uint64_t>(words), std::span(all), {k, isa}));
+            std::size_t next = 0, spikes_seen = 0;
+            auto r = mv->accumulate_by_group(std::span<const std::uint64_t>(words), std::span(one), [&](std::size_t g, std::size_t n) {
+                CHECK(g == next++);
+                spikes_seen += n;
+                std::copy(one.begin(), one.end(), by_group.begin() + static_cast<std::ptrdiff_t>(g * rows));
+            }, {k, isa});
+            REQUIRE(r);
+            CHECK(next == mv->groups());
+            CHECK(spikes_seen == r->spikes);
+            CHECK(by_group == all);
+        }
+    }
+    std::vector<std::int32_t> short_out(rows - 1);
+    CHECK(mv->accumulate_by_group(std::span<const std::uint64_t>(words), std::span(short_out), [](std::size_t, std::size_t) {}).status() ==
+          Status::bad_shape);
+}
+
+TEST_CASE("pack_spike_bytes packs any non-zero byte as a spike and clears the bits past the last neuron") {
+    for (const std::size_t n : {1u, 7u, 8u, 9u, 63u, 64u, 65u, 200u, 2048u}) {
+        std::mt19937 rng(static_cast<unsigned>(n));
+        std::vector<std::uint8_t> bytes(n);
+        for (auto& b : bytes) b = static_cast<std::uint8_t>(rng() % 3 == 0 ? rng() % 256 : 0);  // all byte values, not just 1
+        std::vector<std::uint64_t> words(spike_words_per_step(n), ~std::uint64_t{0}), ref(spike_words_per_step(n), 0);
+        for (std::size_t c = 0; c < n; ++c)
+            if (bytes[c] != 0) ref[c / 64] |= std::uint64_t{1} << (c % 64);
+        REQUIRE(spike::pack_spike_bytes(bytes, words) == Status::ok);
+        CHECK(words == ref);
+        if (!words.empty()) CHECK(spike::pack_spike_bytes(bytes, std::span<std::uint64_t>(words).first(words.size() - 1)) == Status::buffer_too_small);
+    }
 }
 
 TEST_CASE("spiking linear on the kernels refuses a foreign matvec, short buffers and a missing matvec") {
@@ -223,4 +308,39 @@ TEST_CASE("packed linear on float input and AnyPackedTensor dequantization agree
     const auto& t = std::get<PackedTensor<3>>(any->variant());
     REQUIRE(linear_dequantized(t.view(), {}, std::span<const float>(x), std::span<float>(y2)) == Status::ok);
     for (std::size_t r = 0; r < rows; ++r) CHECK(y1[r] == Approx(y2[r]).margin(1e-5));
+}
+
+TEST_CASE("a LIF layer's packed output (step_layer_words) is its byte output packed, and feeds forward_words") {
+    const std::size_t n = 200, rows = 9;
+    auto lif = neuron::SpikingJellyLIF<float>::make({});
+    REQUIRE(lif);
+    const auto x = random_floats(n, 51);
+    std::vector<float> v_bytes(n, 0.0f), v_words(n, 0.0f);
+    std::vector<std::uint8_t> bytes(n);
+    std::vector<std::uint64_t> words(spike_words_per_step(n), ~std::uint64_t{0}), packed(spike_words_per_step(n));
+    auto w = PackedTensor<4>::quantize(random_floats(rows * n, 52), rows, n, QuantSpec{.layout = ScaleLayout::per_group(32)});
+    REQUIRE(w);
+    auto mv = kernels::SpikeMatvec::prepare(w->view());
+    REQUIRE(mv);
+    auto lin = SpikingLinear<4>::make(w->view());
+    REQUIRE(lin);
+    REQUIRE(lin->use_kernels(*mv) == Status::ok);
+    std::vector<std::int32_t> scratch(lin->kernel_scratch_size());
+    for (int step = 0; step < 4; ++step) {  // membranes carry over: spikes differ step to step
+        std::vector<float> xs(n);
+        for (std::size_t i = 0; i < n; ++i) xs[i] = 3.0f * x[i] + 0.5f;
+        OpCounts cb, cw;
+        REQUIRE(neuron::step_layer(*lif, std::span<const float>(xs), std::span(v_bytes), std::span(bytes), &cb) == Status::ok);
+        REQUIRE(neuron::step_layer_words(*lif, std::span<const float>(xs), std::span(v_words), std::span(words), &cw) == Status::ok);
+        REQUIRE(spike::pack_spike_bytes(bytes, packed) == Status::ok);
+        CHECK(words == packed);
+        CHECK(v_words == v_bytes);
+        CHECK(cw.spikes == cb.spikes);
+        std::vector<float> y_walk(rows), y_words(rows);
+        REQUIRE(lin->forward<float>(bytes, y_walk) == Status::ok);
+        REQUIRE(lin->forward_words<float>(words, y_words, scratch) == Status::ok);
+        CHECK(y_words == y_walk);
+    }
+    std::vector<std::uint64_t> short_words(3);
+    CHECK(neuron::step_layer_words(*lif, std::span<const float>(x), std::span(v_words), std::span(short_words)) == Status::buffer_too_small);
 }

@@ -320,6 +320,30 @@ public:
         return info;
     }
 
+    /// One step, one scale group at a time: for each group g (ascending) the group's sums are
+    /// written to `group_out` (rows() elements, int16 or int32) and fn(g, spikes in group g) is
+    /// called before the next group overwrites them. Same kernels, same integers as accumulate();
+    /// for layers with many groups per row this keeps the sums in L1 while the caller applies the
+    /// group's scales, instead of writing groups x rows sums (256 KiB at group 64 of 2048 x 2048)
+    /// and reading them back.
+    template <class Acc, class Fn>
+    Result<RunInfo> accumulate_by_group(std::span<const std::uint64_t> spikes, std::span<Acc> group_out, Fn&& fn,
+                                        RunOptions opt = {}) const noexcept {
+        if (const Failure f = check_call<Acc>(spikes.size(), spike_words_per_step(cols()), group_out.size(), rows()); f.status != Status::ok) return f;
+        if (spikes[spikes.size() - 1] & ~spike_tail_mask(cols())) return Failure{Status::corrupt_data, "spike bits past the last input are set"};
+        const std::size_t n = popcount_words(spikes);
+        const Kernel k = opt.kernel != Kernel::automatic ? opt.kernel : choose(static_cast<double>(n) / static_cast<double>(cols()));
+        if (const Failure f = check_kernel(k, false); f.status != Status::ok) return f;
+        if (opt.isa != Isa::automatic && !isa_usable(opt.isa)) return Failure{Status::invalid_argument, "this ISA is not compiled in or not supported by the CPU"};
+        RunInfo info{k, Isa::scalar, n};
+        detail::run_on(opt.isa, [&](auto arch) {
+            info.isa = detail::isa_tag_to_isa<decltype(arch)>();
+            const OutRef o = make_out(group_out.data());
+            for (std::size_t g = 0; g < groups(); ++g) fn(g, group_on(arch, k, spikes.data(), g, o));
+        });
+        return info;
+    }
+
     /// T steps from a spatial train: T one-step calls. out[t * output_size() + i].
     template <class Acc>
     Result<RunInfo> accumulate_steps(SpikeTrainView<SpikeLayout::spatial> spikes, std::span<Acc> out, RunOptions opt = {}) const noexcept {
@@ -455,35 +479,37 @@ private:
             scalar::temporal(panel_view_, tw, steps, idx, n, counts, o, stride);
     }
 
+    // Group g (inputs [g G, (g + 1) G)) of one step into `o` (rows() outputs); returns the
+    // group's spike count.
+    template <class A>
+    std::size_t group_on(A arch, Kernel k, const std::uint64_t* s, std::size_t g, OutRef o) const noexcept {
+        const std::size_t G = group_size();
+        const std::size_t c0 = g * G, c1 = std::min(cols(), c0 + G);
+        const std::size_t n = popcount_bit_range(std::span<const std::uint64_t>(s, spike_words_per_step(cols())), c0, c1);
+        switch (k) {
+            case Kernel::dense: dense_on(arch, s, c0, c1, o); break;
+            case Kernel::bitplane: bitplane_on(arch, s, c0 / 64, (c1 + 63) / 64, n, o); break;
+            case Kernel::dual_sparse:
+                detail::for_each_event_chunk(arch, s, c0, c1, [&](const std::uint32_t* idx, std::size_t m, bool first) {
+                    OutRef oo = o;
+                    oo.add = !first;
+                    sparse_on(arch, idx, m, oo);
+                });
+                break;
+            default:
+                detail::for_each_event_chunk(arch, s, c0, c1, [&](const std::uint32_t* idx, std::size_t m, bool first) {
+                    OutRef oo = o;
+                    oo.add = !first;
+                    event_on(arch, idx, m, oo);
+                });
+                break;
+        }
+        return n;
+    }
+
     template <class A>
     void step_on(A arch, Kernel k, const std::uint64_t* s, OutRef out) const noexcept {
-        const std::size_t G = group_size();
-        for (std::size_t g = 0; g < groups(); ++g) {
-            const std::size_t c0 = g * G, c1 = std::min(cols(), c0 + G);
-            const OutRef o = out.offset(g * rows());
-            switch (k) {
-                case Kernel::dense: dense_on(arch, s, c0, c1, o); break;
-                case Kernel::bitplane: {
-                    const std::size_t n = popcount_bit_range(std::span<const std::uint64_t>(s, spike_words_per_step(cols())), c0, c1);
-                    bitplane_on(arch, s, c0 / 64, (c1 + 63) / 64, n, o);
-                    break;
-                }
-                case Kernel::dual_sparse:
-                    detail::for_each_event_chunk(arch, s, c0, c1, [&](const std::uint32_t* idx, std::size_t n, bool first) {
-                        OutRef oo = o;
-                        oo.add = !first;
-                        sparse_on(arch, idx, n, oo);
-                    });
-                    break;
-                default:
-                    detail::for_each_event_chunk(arch, s, c0, c1, [&](const std::uint32_t* idx, std::size_t n, bool first) {
-                        OutRef oo = o;
-                        oo.add = !first;
-                        event_on(arch, idx, n, oo);
-                    });
-                    break;
-            }
-        }
+        for (std::size_t g = 0; g < groups(); ++g) group_on(arch, k, s, g, out.offset(g * rows()));
     }
 
     // Temporal words of inputs [c0, c1) in chunks: the inputs that fire at any step, and the

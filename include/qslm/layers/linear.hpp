@@ -26,6 +26,7 @@
 #include "qslm/layers/detail/dense_matmul.hpp"
 #include "qslm/kernels/spike_matvec.hpp"
 #include "qslm/layers/detail/spike_accumulate.hpp"
+#include "qslm/spike/spike_convert.hpp"
 #include "qslm/spike/spike_train.hpp"
 #include "qslm/neuron/numeric.hpp"
 #include "qslm/tensor/packed_tensor_view.hpp"
@@ -137,12 +138,54 @@ public:
     /// Lets forward_words() accumulate on the spike kernels. `mv` must be prepared from these
     /// weights (same shape, width and scale layout: kernels::SpikeMatvec::prepare(view) or
     /// from_views over prepared buffers) and outlive this layer.
-    Status use_kernels(const kernels::SpikeMatvec& mv) noexcept {
+    ///
+    /// Per-group layouts (more than one group per row) should also pass the scales (and zero
+    /// points, if the weights have them) regrouped group-major by prepare_group_major(): the
+    /// kernels write one sum per (group, row) group-major, and the view stores the scales
+    /// row-major, so applying them from the view reads scales at a stride of groups_per_row
+    /// floats (a cache line each at group 64 of 2048 columns), which cost ~100x the matvec.
+    /// From the group-major copy the scale pass is contiguous and vectorised. Without it the
+    /// layer still gives the same outputs, slower. The spans must outlive this layer.
+    Status use_kernels(const kernels::SpikeMatvec& mv, std::span<const float> group_major_scales = {},
+                       std::span<const std::int16_t> group_major_zero_points = {}) noexcept {
         if (mv.rows() != w_.rows() || mv.cols() != w_.cols() || mv.bits() != Bits || !(mv.layout() == w_.layout()))
             return Status::bad_shape;
+        if (!group_major_scales.empty() && group_major_scales.size() != group_major_size()) return Status::bad_shape;
+        if (!group_major_zero_points.empty() && (group_major_zero_points.size() != group_major_size() || !w_.has_zero_points()))
+            return Status::bad_shape;
+        if (!group_major_scales.empty() && w_.has_zero_points() && group_major_zero_points.empty()) return Status::invalid_argument;
         mv_ = &mv;
+        gm_scales_ = group_major_scales;
+        gm_zero_points_ = group_major_zero_points;
         return Status::ok;
     }
+
+    /// Entries of the group-major scale (and zero-point) copy: groups x rows for per-group
+    /// layouts with more than one group per row, else 0 (per-tensor / per-channel scales are
+    /// already contiguous per row).
+    [[nodiscard]] constexpr std::size_t group_major_size() const noexcept { return group_major_size(w_); }
+    [[nodiscard]] static constexpr std::size_t group_major_size(const weight_view& w) noexcept {
+        const std::size_t groups = w.layout().groups_per_row(w.cols());
+        return w.layout().granularity == Granularity::per_group && groups > 1 ? groups * w.rows() : 0;
+    }
+    /// Setup side: scales[g * rows + r] = scale of (row r, group g) as a float (power-of-two
+    /// scales as their value), and the same for zero points when the weights have them (pass an
+    /// empty span otherwise).
+    static constexpr Status prepare_group_major(const weight_view& w, std::span<float> scales,
+                                                std::span<std::int16_t> zero_points = {}) noexcept {
+        const std::size_t n = group_major_size(w);
+        if (n == 0) return Status::invalid_argument;  // nothing to regroup: pass no copy to use_kernels
+        if (scales.size() < n || (w.has_zero_points() && zero_points.size() < n)) return Status::buffer_too_small;
+        const std::size_t rows = w.rows(), groups = n / rows;
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t g = 0; g < groups; ++g) {
+                const std::size_t si = r * groups + g;  // ScaleLayout::scale_index of per_group
+                scales[g * rows + r] = w.scale(si);
+                if (w.has_zero_points()) zero_points[g * rows + r] = static_cast<std::int16_t>(w.zero_point(si));
+            }
+        return Status::ok;
+    }
+
     /// int32 scratch forward_words() needs: one sum per (scale group, row) and a spike count per group.
     [[nodiscard]] constexpr std::size_t kernel_scratch_size() const noexcept {
         const std::size_t groups = w_.layout().groups_per_row(w_.cols());
@@ -151,6 +194,11 @@ public:
 
     /// y = W s + bias for one time step of packed spikes (spike_words_per_step(cols) words, bit c
     /// of word c/64 = input c), accumulated by the spike kernels: the same result as forward().
+    ///
+    /// The float output is applied group by group over all rows (y[r] = bias, then y[r] +=
+    /// scale * centred sum for g = 0, 1, ...): per row the same float operations in the same
+    /// order as the scalar walk, hence bit-identical, but as contiguous passes the compiler
+    /// vectorises. Fixed-point outputs keep the per-row form (64-bit multiplier arithmetic).
     template <Numeric V>
     Status forward_words(std::span<const std::uint64_t> spike_words, std::span<V> y, std::span<std::int32_t> scratch,
                          OpCounts* counts = nullptr) const noexcept {
@@ -161,19 +209,44 @@ public:
         if constexpr (FixedPoint<V>) {
             if (w_.scale_format() == ScaleFormat::float32 && m_.empty()) return Status::invalid_argument;
         }
-        const std::size_t groups = w_.layout().groups_per_row(cols);
-        const std::size_t G = w_.layout().granularity == Granularity::per_group ? w_.layout().group_size : cols;
-        auto info = mv_->accumulate(spike_words, scratch.first(groups * rows));
-        if (!info) return info.status();
-        std::int32_t* active = scratch.data() + groups * rows;
-        for (std::size_t g = 0; g < groups; ++g)
-            active[g] = static_cast<std::int32_t>(popcount_bit_range(spike_words, g * G, (g + 1) * G < cols ? (g + 1) * G : cols));
-        for (std::size_t r = 0; r < rows; ++r)
-            y[r] = output<V>(r, [&](auto&& flush) {
-                for (std::size_t g = 0; g < groups; ++g) flush(w_.scale_index(r, g * G), scratch[g * rows + r], active[g]);
+        if constexpr (FloatingNumber<V>) {
+            // Group by group: the kernel leaves group g's sums in scratch[0, rows) (L1) and the
+            // scale pass adds them to y before the next group is accumulated.
+            for (std::size_t r = 0; r < rows; ++r) y[r] = b_.empty() ? V{0} : static_cast<V>(b_[r]);
+            auto info = mv_->accumulate_by_group(spike_words, scratch.first(rows), [&](std::size_t g, std::size_t active) {
+                add_group_float(g, scratch.data(), static_cast<std::int64_t>(active), y.data());
             });
-        count(counts, info->spikes);
+            if (!info) return info.status();
+            count(counts, info->spikes);
+        } else {
+            const std::size_t groups = w_.layout().groups_per_row(cols);
+            const std::size_t G = w_.layout().granularity == Granularity::per_group ? w_.layout().group_size : cols;
+            auto info = mv_->accumulate(spike_words, scratch.first(groups * rows));
+            if (!info) return info.status();
+            std::int32_t* active = scratch.data() + groups * rows;
+            for (std::size_t g = 0; g < groups; ++g)
+                active[g] = static_cast<std::int32_t>(popcount_bit_range(spike_words, g * G, (g + 1) * G < cols ? (g + 1) * G : cols));
+            for (std::size_t r = 0; r < rows; ++r)
+                y[r] = output<V>(r, [&](auto&& flush) {
+                    for (std::size_t g = 0; g < groups; ++g) flush(w_.scale_index(r, g * G), scratch[g * rows + r], active[g]);
+                });
+            count(counts, info->spikes);
+        }
         return Status::ok;
+    }
+
+    /// y = W s + bias for one time step of byte spikes (one byte per input, non-zero = spike, what
+    /// neuron::step_layer writes) on the spike kernels: packs them into `spike_words`
+    /// (spike_words_per_step(cols) words, spike::pack_spike_bytes) and runs forward_words. Same
+    /// outputs as forward(spikes, y), bit for bit.
+    template <Numeric V>
+    Status forward(std::span<const std::uint8_t> spikes, std::span<V> y, std::span<std::uint64_t> spike_words,
+                   std::span<std::int32_t> scratch, OpCounts* counts = nullptr) const noexcept {
+        if (spikes.size() != w_.cols()) return Status::bad_shape;
+        if (spike_words.size() < spike_words_per_step(w_.cols())) return Status::buffer_too_small;
+        const auto words = spike_words.first(spike_words_per_step(w_.cols()));
+        if (const Status s = spike::pack_spike_bytes(spikes, words); s != Status::ok) return s;
+        return forward_words<V>(words, y, scratch, counts);
     }
 
 private:
@@ -197,6 +270,41 @@ private:
                 acc += scaled(si, centred, ext);
             });
             return V::from_raw(R::shift_right(acc, guard_bits));
+        }
+    }
+    // Adds group g's share to the float outputs: y[r] += scale * (sum - zero_point * active),
+    // the scalar walk's operation (output<V>) for this group, over all rows at once; y starts
+    // at the bias (or 0) and the groups come in ascending order, so every row sees the same
+    // float operations in the same order as the walk. Scales come from the group-major copy,
+    // the view's per-row scales (per-channel), one constant (per-tensor), or, without a copy,
+    // the view at a stride.
+    template <FloatingNumber V>
+    void add_group_float(std::size_t g, const std::int32_t* a, std::int64_t n, V* y) const noexcept {
+        const std::size_t rows = w_.rows(), groups = w_.layout().groups_per_row(w_.cols());
+        const bool zp = w_.has_zero_points();
+        const Granularity gran = w_.layout().granularity;
+        if (gran == Granularity::per_tensor) {
+            const V s = static_cast<V>(w_.scale(0));
+            const std::int64_t z = static_cast<std::int64_t>(w_.zero_point(0)) * n;
+            for (std::size_t r = 0; r < rows; ++r) y[r] += s * static_cast<V>(static_cast<std::int64_t>(a[r]) - z);
+        } else if (gran == Granularity::per_channel || !gm_scales_.empty()) {
+            // per-channel: scale index r; per-group with the copy: index g * rows + r.
+            const float* s = gran == Granularity::per_channel ? w_.scales().data() : gm_scales_.data() + g * rows;
+            if (gran == Granularity::per_channel && w_.scale_format() == ScaleFormat::power_of_two) {
+                for (std::size_t r = 0; r < rows; ++r)
+                    y[r] += static_cast<V>(w_.scale(r)) * static_cast<V>(static_cast<std::int64_t>(a[r]) - static_cast<std::int64_t>(w_.zero_point(r)) * n);
+            } else if (!zp) {
+                for (std::size_t r = 0; r < rows; ++r) y[r] += static_cast<V>(s[r]) * static_cast<V>(a[r]);
+            } else {
+                const std::int16_t* z = gran == Granularity::per_channel ? w_.zero_points().data() : gm_zero_points_.data() + g * rows;
+                for (std::size_t r = 0; r < rows; ++r)
+                    y[r] += static_cast<V>(s[r]) * static_cast<V>(static_cast<std::int64_t>(a[r]) - static_cast<std::int64_t>(z[r]) * n);
+            }
+        } else {
+            for (std::size_t r = 0; r < rows; ++r) {
+                const std::size_t si = r * groups + g;
+                y[r] += static_cast<V>(w_.scale(si)) * static_cast<V>(static_cast<std::int64_t>(a[r]) - static_cast<std::int64_t>(w_.zero_point(si)) * n);
+            }
         }
     }
     constexpr void count(OpCounts* counts, std::uint64_t active_inputs) const noexcept {
@@ -224,6 +332,8 @@ private:
     std::span<const float> b_{};
     std::span<const FixedMultiplier> m_{};
     const kernels::SpikeMatvec* mv_ = nullptr;
+    std::span<const float> gm_scales_{};          // group-major scales (per-group layouts), optional
+    std::span<const std::int16_t> gm_zero_points_{};
 };
 
 /// y = W x + bias with packed weights and float input, dequantizing each weight as it is used.

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -51,24 +52,41 @@ struct Classification {
 };
 
 /// A runnable encoder over weights owned elsewhere; copyable; const methods thread-safe.
+/// By default it holds the six weight matrices of every block transposed as well (shared by its
+/// copies; 4D² + 2DH floats per block), so the encoder's spike-input linears run event-driven
+/// over the columns of the inputs that fired, bit-identical to the row walk and several times
+/// faster; with_row_walk() gives the same instance without them (the reference).
 class SdtInstance {
 public:
-    SdtInstance(SdtWeights weights, std::vector<SdtBlockWeights> blocks, SdtOptions options)
+    SdtInstance(SdtWeights weights, std::vector<SdtBlockWeights> blocks, SdtOptions options, bool event_columns = true)
         : weights_(weights), blocks_(std::move(blocks)), options_(options) {
+        if (event_columns) build_columns();
         rebuild();
     }
-    SdtInstance(const SdtInstance& o) : weights_(o.weights_), blocks_(o.blocks_), options_(o.options_) { rebuild(); }
+    SdtInstance(const SdtInstance& o) : weights_(o.weights_), blocks_(o.blocks_), options_(o.options_), columns_(o.columns_) { rebuild(); }
     SdtInstance(SdtInstance&&) noexcept = default;
     SdtInstance& operator=(const SdtInstance& o) {
         if (this != &o) {
             weights_ = o.weights_;
             blocks_ = o.blocks_;
             options_ = o.options_;
+            columns_ = o.columns_;
             rebuild();
         }
         return *this;
     }
     SdtInstance& operator=(SdtInstance&&) noexcept = default;
+
+    /// The same weights run by the row walk (no transposed copies): the float loop the
+    /// column path is checked and benchmarked against.
+    [[nodiscard]] SdtInstance with_row_walk() const {
+        SdtInstance c(*this);
+        for (auto& b : c.blocks_) b.q_columns = b.k_columns = b.v_columns = b.proj_columns = b.fc1_columns = b.fc2_columns = {};
+        c.columns_.reset();
+        c.rebuild();
+        return c;
+    }
+    [[nodiscard]] bool event_columns() const noexcept { return columns_ != nullptr; }
 
     [[nodiscard]] const SpikeDrivenEncoder& encoder() const noexcept { return encoder_; }
 
@@ -97,9 +115,32 @@ private:
         weights_.blocks = blocks_;
         encoder_ = value_or_throw(SpikeDrivenEncoder::make(weights_, options_), "SDT");
     }
+    // Transposes the six matrices of every block into one shared buffer and points the blocks'
+    // *_columns spans at it.
+    void build_columns() {
+        const std::size_t D = weights_.dim, H = weights_.mlp_hidden;
+        auto buf = std::make_shared<std::vector<float>>(blocks_.size() * (4 * D * D + 2 * D * H));
+        float* p = buf->data();
+        auto put = [&](std::span<const float> w, std::size_t rows, std::size_t cols) {
+            const std::span<float> out(p, rows * cols);
+            throw_if_failed(transpose_sdt_weight(w, rows, cols, out), "SDT: a weight matrix has the wrong size");
+            p += rows * cols;
+            return std::span<const float>(out);
+        };
+        for (auto& b : blocks_) {
+            b.q_columns = put(b.q_weight, D, D);
+            b.k_columns = put(b.k_weight, D, D);
+            b.v_columns = put(b.v_weight, D, D);
+            b.proj_columns = put(b.proj_weight, D, D);
+            b.fc1_columns = put(b.fc1_weight, H, D);
+            b.fc2_columns = put(b.fc2_weight, D, H);
+        }
+        columns_ = std::move(buf);
+    }
     SdtWeights weights_{};
     std::vector<SdtBlockWeights> blocks_;
     SdtOptions options_{};
+    std::shared_ptr<const std::vector<float>> columns_;  // the transposed weights, shared by copies
     SpikeDrivenEncoder encoder_{};
 };
 

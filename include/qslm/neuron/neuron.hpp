@@ -6,6 +6,7 @@
 // its numeric type V; the membrane state lives outside it, in a caller-provided span, so one
 // model object serves a whole layer and the inference path never allocates.
 
+#include <bit>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -58,6 +59,31 @@ constexpr Status step_layer(const N& model, std::span<const typename N::value_ty
         const bool s = model.step(x[i], v[i]);
         spikes[i] = static_cast<std::uint8_t>(s);
         fired += s ? 1u : 0u;
+    }
+    if (counts != nullptr) {
+        counts->state_updates += x.size();
+        counts->spikes += fired;
+    }
+    return Status::ok;
+}
+
+/// One time step of a layer with the spikes written packed: bit i % 64 of words[i / 64] is
+/// neuron i (bits past the last neuron zero), the input SpikingLinear::forward_words and the
+/// spike kernels take, so no byte per neuron is stored and packed again. Same membranes and
+/// spikes as step_layer. `words` needs (n + 63) / 64 entries.
+template <NeuronModel N>
+constexpr Status step_layer_words(const N& model, std::span<const typename N::value_type> x,
+                                  std::span<typename N::value_type> v, std::span<std::uint64_t> words,
+                                  OpCounts* counts = nullptr) noexcept {
+    if (x.size() != v.size()) return Status::bad_shape;
+    if (words.size() < (x.size() + 63) / 64) return Status::buffer_too_small;
+    std::uint64_t fired = 0;
+    for (std::size_t w = 0; w * 64 < x.size(); ++w) {
+        std::uint64_t bits = 0;
+        const std::size_t end = (w + 1) * 64 < x.size() ? (w + 1) * 64 : x.size();
+        for (std::size_t i = w * 64; i < end; ++i) bits |= static_cast<std::uint64_t>(model.step(x[i], v[i])) << (i - w * 64);
+        words[w] = bits;
+        fired += static_cast<std::uint64_t>(std::popcount(bits));
     }
     if (counts != nullptr) {
         counts->state_updates += x.size();

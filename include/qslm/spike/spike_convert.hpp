@@ -76,6 +76,38 @@ constexpr Status from_floats(std::span<const float> in, SpikeTrainView<Layout, s
     return Status::ok;
 }
 
+/// Packs one step of byte spikes (one byte per neuron, what the neuron layers' step_layer
+/// writes; any non-zero byte is a spike, as SpikingLinear::forward reads them) into spike words:
+/// bit n % 64 of word n / 64 is neuron n, the bits past the last neuron zero. `words` must hold
+/// spike_words_per_step(bytes.size()) words.
+///
+/// Eight bytes at a time with a word trick instead of a bit loop: OR-fold each byte onto its
+/// low bit, then one multiply gathers the eight low bits into the top byte (bit 8i + 7j + 7
+/// lands on 56 + i when i + j = 7, and no other product reaches bits 56-63). Portable (Cortex-M
+/// included) and about 8 operations per 8 neurons; compilers vectorise the fold.
+constexpr Status pack_spike_bytes(std::span<const std::uint8_t> bytes, std::span<std::uint64_t> words) noexcept {
+    if (words.size() < spike_words_per_step(bytes.size())) return Status::buffer_too_small;
+    const std::size_t n = bytes.size();
+    std::size_t w = 0;
+    for (std::size_t c = 0; c < n; c += 64, ++w) {
+        std::uint64_t out = 0;
+        const std::size_t end = c + 64 < n ? c + 64 : n;
+        std::size_t i = c;
+        for (; i + 8 <= end; i += 8) {
+            std::uint64_t x = 0;
+            for (std::size_t k = 0; k < 8; ++k) x |= static_cast<std::uint64_t>(bytes[i + k]) << (8 * k);  // one load (little-endian)
+            x |= x >> 4;
+            x |= x >> 2;
+            x |= x >> 1;
+            x &= 0x0101010101010101ull;
+            out |= ((x * 0x0102040810204080ull) >> 56) << (i - c);
+        }
+        for (; i < end; ++i) out |= static_cast<std::uint64_t>(bytes[i] != 0) << (i - c);
+        words[w] = out;
+    }
+    return Status::ok;
+}
+
 /// Unpacks into step-major bools.
 template <SpikeLayout Layout>
 constexpr Status to_bools(SpikeTrainView<Layout> in, std::span<bool> out) noexcept {
