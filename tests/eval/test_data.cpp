@@ -6,6 +6,7 @@
 
 #include "qslm/eval/sst2.hpp"
 #include "qslm/eval/text_data.hpp"
+#include "data_dir.hpp"
 
 using namespace qslm;
 using namespace qslm::eval;
@@ -15,7 +16,6 @@ std::vector<LabelledText> parse(const std::string& text) {
     std::istringstream in(text);
     return parse_sst2_tsv(in, "dev.tsv");
 }
-const char* data_dir() { return std::getenv("QSLM_DATA_DIR"); }
 }  // namespace
 
 TEST_CASE("SST-2 TSV is read label first, after a header row") {
@@ -58,15 +58,11 @@ TEST_CASE("token streams are cut into sequences that each predict something") {
     CHECK_THROWS_WITH(split_sequences(std::vector<int>{1}, 4), Catch::Contains("fewer than 2 tokens"));
 }
 
-TEST_CASE("the shared SST-2 dev set and WikiText-2 test set load") {
-    const char* dir = data_dir();
-    if (!dir || !std::filesystem::exists(std::filesystem::path(dir) / "sst2" / "dev.tsv")) {
-        WARN("QSLM_DATA_DIR is not set or has no sst2/dev.tsv: skipping the data test");
-        return;
-    }
-    const auto dev = read_sst2_tsv((std::filesystem::path(dir) / "sst2" / "dev.tsv").string());
+// Needs the shared data: its own ctest entry (test_eval_data), skipped without it.
+TEST_CASE("the shared SST-2 dev set and WikiText-2 test set load", "[.data-eval]") {
+    const auto dev = read_sst2_tsv(qslm_test::data_file_or_skip("sst2/dev.tsv").string());
     CHECK(dev.size() == 872);
-    const auto text = read_text_file((std::filesystem::path(dir) / "wikitext-2" / "test.txt").string());
+    const auto text = read_text_file(qslm_test::data_file_or_skip("wikitext-2/test.txt").string());
     const auto tokens = byte_tokens(text);
     CHECK(tokens.size() + 3 == text.size());  // the BOM is gone
     CHECK(tokens[0] == ' ');
