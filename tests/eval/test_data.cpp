@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "qslm/eval/sst2.hpp"
@@ -37,6 +38,21 @@ TEST_CASE("malformed SST-2 lines are errors that name the line") {
     CHECK_THROWS_WITH(parse(""), Catch::Contains("empty file"));
     CHECK_THROWS_WITH(parse("label\tsentence\n"), Catch::Contains("no examples"));
     CHECK_THROWS_WITH(read_sst2_tsv("/nonexistent/dev.tsv"), Catch::Contains("cannot open"));
+    CHECK_THROWS_WITH(parse(std::string("label\tsentence\n1\ta fine\0 film\n", 30)), Catch::Contains("dev.tsv:2: contains a NUL"));
+}
+
+TEST_CASE("a text file larger than the cap, or an endless device, is refused without reading it all") {
+    const auto path = std::filesystem::temp_directory_path() / "qslm_test_cap.txt";
+    {
+        std::ofstream out(path, std::ios::binary);
+        out << std::string(3000, 'a');
+    }
+    CHECK(read_text_file(path.string(), 3000).size() == 3000);
+    CHECK_THROWS_WITH(read_text_file(path.string(), 2999), Catch::Contains("holds more than"));
+    std::filesystem::remove(path);
+    // /dev/zero never ends: refused once the cap is passed (1 MiB here, to keep it quick).
+    if (std::filesystem::exists("/dev/zero"))
+        CHECK_THROWS_WITH(read_text_file("/dev/zero", std::size_t{1} << 20), Catch::Contains("endless stream"));
 }
 
 TEST_CASE("text becomes byte tokens without the UTF-8 byte-order mark") {
