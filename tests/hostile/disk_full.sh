@@ -18,7 +18,7 @@ if [ "${QSLM_DISK_FULL_INNER:-0}" != 1 ]; then
     umount "$work/mnt"
     QSLM_DISK_FULL_INNER=1 exec bash "$0" "$@"
   fi
-  if unshare -rm true 2>/dev/null; then
+  if unshare -rm sh -c "mount -t tmpfs -o size=4k tmpfs '$work/mnt' && umount '$work/mnt'" 2>/dev/null; then
     QSLM_DISK_FULL_INNER=1 exec unshare -rm bash "$0" "$@"
   fi
   echo "QSLM_SKIPPED: cannot mount a tmpfs here (not root, no user namespaces)"
