@@ -72,6 +72,10 @@
 #include "qslm/search/searcher.hpp"
 #include "qslm/search/setting_energy.hpp"
 
+#include "cli_checks.hpp"
+
+#include <unistd.h>  // isatty: no progress bar ('\r' redraws) into logs and pipes
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -100,6 +104,10 @@ std::size_t stored_weight_bytes(const std::string& qslm_path) {
     return bytes;
 }
 
+/// --embedding binary|float: overrides what the file says (or the reference rule when it says
+/// nothing); written into a .qslm the search saves. Empty: as the file says.
+std::string g_embedding;
+
 /// `weights`: how a .qslm's packed matrices are held — packed (what runs after loading: the
 /// low-bit kernel) or dequantized to float (to search or re-quantize them).
 qslm::models::SpikeGptModel load_spikegpt(const std::string& arg,
@@ -108,7 +116,25 @@ qslm::models::SpikeGptModel load_spikegpt(const std::string& arg,
     if (!fs::exists(path)) qslm::fail(qslm::Status::not_found, "model file '" + path + "' does not exist");
     qslm::models::SpikeGptLoadOptions options;
     options.weights = weights;
+    if (!g_embedding.empty()) options.binary_embedding = g_embedding == "binary";
     return qslm::models::SpikeGptModel::load(path, options);
+}
+
+/// Why the model's embedding is binary or float, for `qslm info`.
+std::string embedding_reason(const qslm::models::SpikeGptModel& model, const std::string& path) {
+    if (!g_embedding.empty()) return "set by --embedding " + g_embedding;
+    if (qslm::io::is_qslm_file(path)) return "stated in the .qslm config";
+    return model.checkpoint().config.binary_embedding_source;
+}
+
+/// Logits leave the library here: a model with NaN or infinite weights must not print them
+/// as if they were results (exit status 1 with the step named instead).
+void require_finite(std::span<const float> logits, std::size_t step) {
+    for (std::size_t v = 0; v < logits.size(); ++v)
+        if (!std::isfinite(logits[v]))
+            qslm::fail(qslm::Status::corrupt_data, "the model produced a non-finite logit (" + std::to_string(logits[v]) +
+                                                       " for token " + std::to_string(v) + " at step " +
+                                                       std::to_string(step) + "); its weights are damaged");
 }
 
 /// Where calibration and evaluation text comes from.
@@ -181,13 +207,15 @@ void add_data_options(CLI::App* cmd, DataOptions& o) {
     auto* data = cmd->add_option("--data", o.data,
                                  "text file to calibrate/evaluate on (byte tokens); for a classifier a labelled TSV "
                                  "(header, then label<TAB>sentence), the evaluation / verification set")
-                     ->check(CLI::ExistingFile);
+                     ->check(qslm_cli::regular_file());
     auto* free = cmd->add_flag("--data-free", o.data_free, "calibrate/evaluate on text sampled from the float model (default)");
     data->excludes(free);
-    cmd->add_option("--seq-len", o.length, "tokens per sequence")->check(CLI::Range(2, 65536));
-    cmd->add_option("--calibration-seqs", o.calibration, "calibration sequences")->check(CLI::Range(1, 100000));
-    cmd->add_option("--eval-tokens", o.eval_tokens, "tokens of the evaluation/verification set (0 = whole file)");
-    cmd->add_option("--seed", o.seed, "seed for data-free sampling");
+    cmd->add_option("--seq-len", o.length, "tokens per sequence")->check(qslm_cli::integer_in(2, 65536));
+    cmd->add_option("--calibration-seqs", o.calibration, "calibration sequences")->check(qslm_cli::integer_in(1, 100000));
+    cmd->add_option("--eval-tokens", o.eval_tokens, "tokens of the evaluation/verification set (0 = whole file)")
+        ->check(qslm_cli::integer_in(0, std::uint64_t{1} << 40));
+    cmd->add_option("--seed", o.seed, "seed for data-free sampling")
+        ->check(qslm_cli::integer_in(0, std::numeric_limits<std::uint64_t>::max()));
 }
 
 std::size_t total_matrix_weights(const qslm::models::SpikeGptModel& m) {
@@ -320,12 +348,11 @@ struct CliObjective {
 qslm::QuantSpec parse_granularity(const std::string& g) {
     if (g == "tensor" || g == "per-tensor") return {qslm::ScaleLayout::per_tensor()};
     if (g == "channel" || g == "per-channel") return {qslm::ScaleLayout::per_channel()};
-    const std::string prefix = "group:";
-    if (g.rfind(prefix, 0) == 0) {
-        const long n = std::strtol(g.c_str() + prefix.size(), nullptr, 10);
-        if (n >= 1 && n <= 1 << 20) return {qslm::ScaleLayout::per_group(static_cast<std::uint32_t>(n))};
-    }
-    qslm::fail(qslm::Status::invalid_argument, "granularity '" + g + "' is not tensor, channel or group:G (G >= 1)");
+    // Digits only after "group:" ("group:8xyz" is refused, not read as 8).
+    if (const long n = qslm_cli::granularity_group(g); n > 0)
+        return {qslm::ScaleLayout::per_group(static_cast<std::uint32_t>(n))};
+    qslm::fail(qslm::Status::invalid_argument,
+               "granularity '" + g + "' is not tensor, channel or group:G (G a whole number in [1, 1048576])");
 }
 
 // ---- info ------------------------------------------------------------------------------------
@@ -369,6 +396,17 @@ int cmd_info(const std::string& model_arg, const std::string& target, bool as_js
     json mats = json::array();
     for (const auto& m : model.matrices()) mats.push_back({{"name", m.name}, {"rows", m.rows}, {"cols", m.cols}});
     j["matrices"] = mats;
+    const bool binary = model.options().binary_embedding;
+    const std::string why_embedding = embedding_reason(model, path);
+    j["embedding"] = {{"binary", binary}, {"reason", why_embedding}};
+    // The search leaves a binary embedding out: only its signs reach the model, and a 1-bit
+    // sign code stores them losslessly (search/adapters/spikegpt.hpp), so there is no width to choose.
+    const std::size_t searched = model.matrices().size() - (binary ? 1 : 0);
+    j["search"] = {{"matrices", searched},
+                   {"left_out", binary ? json::array({{{"name", model.matrices().front().name},
+                                                       {"why", "a binary embedding passes on only its signs; it is "
+                                                               "stored as its lossless 1-bit sign code"}}})
+                                       : json::array()}};
     const auto fp = integer_footprint(model, path, bits, granularity);
     const std::string deployment =
         stored_qslm ? std::string("the widths stored in the .qslm") : std::to_string(bits) + "-bit " + granularity + " weights";
@@ -395,11 +433,17 @@ int cmd_info(const std::string& model_arg, const std::string& target, bool as_js
         std::cout << j.dump(2) << "\n";
         return 0;
     }
-    std::printf("%s: SpikeGPT, %zu layers x %zu wide, vocabulary %zu, %zu parameters (%s embedding)\n", path.c_str(),
-                c.n_layer, c.n_embd, c.vocab_size, j["parameters"].get<std::size_t>(),
-                model.options().binary_embedding ? "binary" : "float");
-    std::printf("fp32 size %zu bytes; %zu weight matrices (%zu weights) are searched; float-path arena %zu bytes\n",
-                float_bytes(model), model.matrices().size(), total_matrix_weights(model), arena_bytes(model));
+    std::printf("%s: SpikeGPT, %zu layers x %zu wide, vocabulary %zu, %zu parameters (%s embedding: %s)\n", path.c_str(),
+                c.n_layer, c.n_embd, c.vocab_size, j["parameters"].get<std::size_t>(), binary ? "binary" : "float",
+                why_embedding.c_str());
+    std::printf("fp32 size %zu bytes; %zu weight matrices (%zu weights); the search chooses widths for %zu of them%s; "
+                "float-path arena %zu bytes\n",
+                float_bytes(model), model.matrices().size(), total_matrix_weights(model), searched,
+                binary ? (" (" + model.matrices().front().name +
+                          " is left out: a binary embedding passes on only its signs and is stored as its lossless "
+                          "1-bit sign code)").c_str()
+                       : "",
+                arena_bytes(model));
     std::printf("integer-only deployment with %s: flash %zu bytes (weights %zu, multipliers %zu, vectors %zu, exp table %zu; "
                 "plus code), RAM arena %zu bytes (plus stack)\n",
                 deployment.c_str(), fp.flash_bytes(), fp.weight_bytes, fp.multiplier_bytes, fp.vector_bytes, fp.table_bytes,
@@ -502,6 +546,10 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
     const auto model = load_spikegpt(model_arg, uniform_bits != 0 ? qslm::models::WeightForm::float32
                                                                   : qslm::models::WeightForm::packed);
     const auto method = qslm::quant::parse_rounding_method(rounding);
+    if (uniform_bits == 0 && method != qslm::quant::RoundingMethod::nearest)
+        qslm::fail(qslm::Status::invalid_argument,
+                   "--rounding " + rounding + " rounds weights while quantizing them; say to how many bits with "
+                   "--uniform-bits B (1-8), e.g. --uniform-bits 4 --rounding " + rounding);
     const auto t0 = std::chrono::steady_clock::now();
     const LmData d = make_lm_data(model, data);
     // GPTQ / adaptive rounding read each matrix's input statistics, gathered by a float
@@ -590,9 +638,37 @@ double parse_fraction(const std::string& s) {
     if (percent) t.pop_back();
     char* end = nullptr;
     const double v = std::strtod(t.c_str(), &end);
-    if (t.empty() || end != t.c_str() + t.size() || !(v >= 0.0))
-        qslm::fail(qslm::Status::invalid_argument, "'" + s + "' is not a non-negative number or percentage");
+    if (t.empty() || end != t.c_str() + t.size() || !(v >= 0.0) || !std::isfinite(v))
+        qslm::fail(qslm::Status::invalid_argument, "'" + s + "' is not a finite non-negative number or percentage");
     return percent ? v / 100.0 : v;
+}
+
+/// The output folder exists and holds no temporary file an interrupted run left behind.
+void prepare_output_folder(const std::string& out) {
+    std::error_code ec;
+    fs::create_directories(out, ec);
+    if (ec || !fs::is_directory(out))
+        qslm::fail(qslm::Status::io_error, "cannot create the output folder '" + out + "'" + (ec ? ": " + ec.message() : ""));
+    const std::size_t stale = qslm_cli::remove_stale_temporaries(out, {"report.json", "pareto.svg", "model.qslm"});
+    if (stale > 0)
+        std::fprintf(stderr, "note: removed %zu temporary file(s) an interrupted run left in %s\n", stale, out.c_str());
+}
+
+/// The progress bar redraws one line with '\r': only on a terminal, never into a log or pipe.
+bool show_progress(const SearchArgs& a) { return !a.quiet && !a.as_json && ::isatty(STDERR_FILENO) == 1; }
+
+/// report.json and pareto.svg, each written atomically (a kill leaves the previous complete
+/// file or the new one, never a torn one); a failed write names the file and exits non-zero.
+/// Written after model.qslm, so a report never describes a model file that is not there yet; a
+/// model.qslm of an earlier run is removed when this one chose nothing.
+void write_search_outputs(const std::string& out, const json& report, const qslm::search::SearchResult& result) {
+    if (!result.log_repair.empty()) std::fprintf(stderr, "note: %s\n", result.log_repair.c_str());
+    if (!result.chosen) {
+        std::error_code ec;
+        if (fs::is_regular_file(fs::path(out) / "model.qslm", ec)) fs::remove(fs::path(out) / "model.qslm", ec);
+    }
+    qslm_cli::write_output(fs::path(out) / "report.json", report.dump(2) + "\n");
+    qslm_cli::write_output(fs::path(out) / "pareto.svg", qslm::search::pareto_svg(result));
 }
 
 /// One search with the policies as types. `Rounding`: LayerRounder for SpikeGPT (it asks
@@ -700,8 +776,8 @@ int cmd_search_sdt(const SearchArgs& a, std::chrono::steady_clock::time_point t0
         constraints.max_drop = std::min(max_drop_points / 100.0 / float_accuracy, 0.999999);
     }
 
-    fs::create_directories(a.out);
-    qslm::search::TerminalProgressBar bar(std::cerr, !a.quiet && !a.as_json);
+    prepare_output_folder(a.out);
+    qslm::search::TerminalProgressBar bar(std::cerr, show_progress(a));
     qslm::search::Options options;
     options.widths = a.widths;
     options.alpha = a.alpha;
@@ -733,17 +809,13 @@ int cmd_search_sdt(const SearchArgs& a, std::chrono::steady_clock::time_point t0
     }
     report["seconds_total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!a.target.empty()) report["target"] = a.target;
-    {
-        std::ofstream f(fs::path(a.out) / "report.json");
-        f << report.dump(2) << "\n";
-    }
-    qslm::search::write_pareto_svg(result, (fs::path(a.out) / "pareto.svg").string());
     if (result.chosen) {
         std::vector<const qslm::AnyPackedTensor*> ptrs(model.matrices().size(), nullptr);
         for (std::size_t m = 0; m < packed.size(); ++m)
             if (packed[m]) ptrs[subject.matrix_index(m)] = &*packed[m];
         qslm::io::save_qslm(fs::path(a.out) / "model.qslm", model.to_qslm(ptrs));
     }
+    write_search_outputs(a.out, report, result);
 
     if (a.as_json) {
         std::cout << report.dump(2) << "\n";
@@ -820,8 +892,8 @@ int cmd_search(SearchArgs a) {
     const qslm::search::SettingEnergy energy(subject.hierarchy(), qslm::search::measure_float_run(subject, energy_tokens),
                                              qslm::hw::Horowitz45nm{}, memory, prices);
 
-    fs::create_directories(a.out);
-    qslm::search::TerminalProgressBar bar(std::cerr, !a.quiet && !a.as_json);
+    prepare_output_folder(a.out);
+    qslm::search::TerminalProgressBar bar(std::cerr, show_progress(a));
     qslm::search::Options options;
     options.widths = a.widths;
     options.alpha = a.alpha;
@@ -879,12 +951,8 @@ int cmd_search(SearchArgs a) {
     }
     report["seconds_total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!a.target.empty()) report["target"] = a.target;
-    {
-        std::ofstream f(fs::path(a.out) / "report.json");
-        f << report.dump(2) << "\n";
-    }
-    qslm::search::write_pareto_svg(result, (fs::path(a.out) / "pareto.svg").string());
     if (result.chosen) qslm::io::save_qslm(fs::path(a.out) / "model.qslm", model.to_qslm(chosen_ptrs));
+    write_search_outputs(a.out, report, result);
 
     if (a.as_json) {
         std::cout << report.dump(2) << "\n";
@@ -942,13 +1010,23 @@ std::vector<std::uint32_t> parse_tokens(const std::string& list, std::size_t voc
 
 int cmd_run(const std::string& model_arg, const std::string& prompt, const std::string& tokens_arg,
             const std::string& dump, std::size_t n, float temperature, float top_p, std::uint64_t seed) {
+    // An unknown model_type (or a classifier) is refused with the accepted ones named.
+    if (model_kind(model_arg) != qslm::io::ModelKind::spikegpt)
+        qslm::fail(qslm::Status::invalid_argument,
+                   "'run' runs SpikeGPT language models; " + resolve_model_path(model_arg) + " is a classifier");
     const auto owner = load_spikegpt(model_arg);
     if (!tokens_arg.empty()) {
         const auto tokens = parse_tokens(tokens_arg, owner.vocab_size());
         const auto inst = owner.instance();
         const json j = qslm::models::dump_logits_json(inst, std::span<const std::uint32_t>(tokens));
+        for (std::size_t t = 0; t < j.size(); ++t)
+            for (std::size_t v = 0; v < j[t].size(); ++v)
+                if (!j[t][v].is_number() || !std::isfinite(j[t][v].get<double>()))
+                    qslm::fail(qslm::Status::corrupt_data,
+                               "the model produced a non-finite logit for token " + std::to_string(v) + " at step " +
+                                   std::to_string(t) + "; its weights are damaged");
         if (!dump.empty()) {
-            qslm::models::write_logits_json(j, dump);
+            qslm_cli::write_output(dump, j.dump() + "\n");
             std::printf("wrote the logits of %zu steps to %s\n", tokens.size(), dump.c_str());
         } else {
             std::cout << j.dump() << "\n";
@@ -969,12 +1047,17 @@ int cmd_run(const std::string& model_arg, const std::string& prompt, const std::
     const std::string p = prompt.empty() ? std::string("\n") : prompt;
     std::fwrite(p.data(), 1, p.size(), stdout);
     std::span<const float> next;
-    for (const char c : p) next = qslm::value_or_throw(stream.step(static_cast<std::uint32_t>(static_cast<unsigned char>(c))));
+    std::size_t step = 0;
+    for (const char c : p) {
+        next = qslm::value_or_throw(stream.step(static_cast<std::uint32_t>(static_cast<unsigned char>(c))));
+        require_finite(next, step++);
+    }
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint32_t tok = qslm::value_or_throw(qslm::models::sample_token(next, sampling, rng, probs, order));
         const char byte = static_cast<char>(tok);
         std::fwrite(&byte, 1, 1, stdout);
         next = qslm::value_or_throw(stream.step(tok));
+        require_finite(next, step++);
     }
     std::fputc('\n', stdout);
     return 0;
@@ -1172,6 +1255,9 @@ int cmd_export(const std::string& model_arg, const std::string& header, const st
     qslm::io::HeaderExportOptions options;
     if (!name.empty()) options.namespace_name = name;
     options.source_name = fs::path(model_arg).filename().string();
+    const fs::path out(header);
+    if (fs::is_directory(out)) qslm::fail(qslm::Status::io_error, "cannot write '" + header + "': it is a folder");
+    qslm_cli::remove_stale_temporaries(out.has_parent_path() ? out.parent_path() : fs::path("."), {out.filename().string()});
     qslm::io::write_header(header, q, options);
     std::printf("wrote %s (%zu tensors) from %s\n", header.c_str(), q.tensors.size(), model_arg.c_str());
     return 0;
@@ -1194,8 +1280,17 @@ int main(int argc, char** argv) {
     int info_bits = 4;
     std::string info_gran = "channel";
     info->add_option("--bits", info_bits, "weight width of the integer deployment footprint (float checkpoints)")
-        ->check(CLI::Range(1, 8));
-    info->add_option("--granularity", info_gran, "scales of that footprint: tensor | channel | group:G");
+        ->check(qslm_cli::integer_in(1, 8));
+    info->add_option("--granularity", info_gran, "scales of that footprint: tensor | channel | group:G")
+        ->check(qslm_cli::granularity());
+    const auto embedding_option = [](CLI::App* cmd) {
+        cmd->add_option("--embedding", g_embedding,
+                        "binary | float: how the embedding is read, overriding the file (default: as the file says; "
+                        "a file that says nothing follows the reference runner: binary only for its 77-symbol "
+                        "character model)")
+            ->check(qslm_cli::one_of({"binary", "float"}));
+    };
+    embedding_option(info);
 
     auto* eval = app.add_subcommand("eval", "perplexity / bits per char of a model (accuracy of a classifier), float or uniformly quantized");
     DataOptions eval_data;
@@ -1204,21 +1299,29 @@ int main(int argc, char** argv) {
     unsigned eval_threads = 0;
     eval->add_option("model", model, "model file, 'bundled' (SpikeGPT) or 'bundled-sdt' (SST-2 classifier)");
     add_data_options(eval, eval_data);
-    eval->add_option("--uniform-bits", uniform_bits, "quantize every weight matrix to B bits first")->check(CLI::Range(1, 8));
-    eval->add_option("--granularity", eval_gran, "tensor | channel | group:G");
-    eval->add_option("--group", [&](const CLI::results_t& r) { eval_gran = "group:" + r[0]; return true; }, "shorthand for --granularity group:G");
-    eval->add_option("--rounding", eval_rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on the calibration sequences)");
-    eval->add_option("--threads", eval_threads, "threads (0 = all)");
+    eval->add_option("--uniform-bits", uniform_bits, "quantize every weight matrix to B bits first")
+        ->check(qslm_cli::integer_in(1, 8));
+    eval->add_option("--granularity", eval_gran, "tensor | channel | group:G")->check(qslm_cli::granularity());
+    eval->add_option("--group", [&](const CLI::results_t& r) { eval_gran = "group:" + r[0]; return true; }, "shorthand for --granularity group:G")
+        ->check(qslm_cli::integer_in(1, 1u << 20));
+    eval->add_option("--rounding", eval_rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on the calibration sequences)")
+        ->check(qslm_cli::one_of({"nearest", "gptq", "adaptive"}));
+    eval->add_option("--threads", eval_threads, "threads (0 = all)")->check(qslm_cli::integer_in(0, 4096));
+    embedding_option(eval);
     eval->add_flag("--json", as_json, "machine-readable output");
 
     auto* search = app.add_subcommand("search", "find per-module widths that meet a memory budget and a perplexity (or accuracy) bound");
     SearchArgs sa;
     search->add_option("model", sa.model, "model file, 'bundled' (SpikeGPT) or 'bundled-sdt' (SST-2 classifier)");
     add_data_options(search, sa.data);
-    auto* mb = search->add_option("--max-bytes", sa.max_bytes, "memory budget in bytes (whole model)");
-    auto* mbpw = search->add_option("--max-bits-per-weight", sa.max_bpw, "memory budget as average bits per searched weight");
+    auto* mb = search->add_option("--max-bytes", sa.max_bytes, "memory budget in bytes (whole model)")
+                   ->check(qslm_cli::integer_in(1, std::uint64_t{1} << 53));
+    auto* mbpw = search->add_option("--max-bits-per-weight", sa.max_bpw, "memory budget as average bits per searched weight")
+                     ->check(qslm_cli::real_in(0.0, 32.0, true));
     search->add_option("--target", sa.target, "derive the memory budget from a device profile");
-    auto* mp = search->add_option("--max-ppl", sa.max_ppl, "largest acceptable word-level perplexity");
+    // A perplexity is at least 1 (a model that is always sure and always right).
+    auto* mp = search->add_option("--max-ppl", sa.max_ppl, "largest acceptable word-level perplexity")
+                   ->check(qslm_cli::real_in(1.0, 1e300));
     auto* md = search->add_option("--max-drop", sa.max_drop,
                                   "largest acceptable perplexity increase over the float model, e.g. 2% (P <= 1.02 P_float); "
                                   "for a classifier the largest accuracy drop in points on --data, e.g. 0.5 (A >= A_float - 0.005)");
@@ -1227,22 +1330,26 @@ int main(int argc, char** argv) {
     search->add_option("--out", sa.out, "output folder (report.json, pareto.svg, model.qslm, evaluations.jsonl)");
     search->add_option("--calibration-data", sa.data.calibration_data,
                        "classifiers: labelled TSV the search scores candidates on (e.g. SST-2 train.tsv); default: a slice of --data")
-        ->check(CLI::ExistingFile);
+        ->check(qslm_cli::regular_file());
     search->add_option("--calibration-examples", sa.data.calibration_examples,
-                       "classifiers: sentences taken from the calibration set, evenly spread (0 = all)");
-    search->add_option("--sensitivity", sa.sensitivity, "kl | task");
-    search->add_option("--strategy", sa.strategy, "tiered (QSLM) | budget (knapsack allocator)");
-    search->add_option("--granularity", sa.granularity, "tensor | channel | group:G");
-    search->add_option("--rounding", sa.rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on the calibration sequences)");
-    search->add_option("--widths", sa.widths, "candidate widths")->delimiter(',');
-    search->add_option("--alpha", sa.alpha, "weight of performance in the trade-off score")->check(CLI::Range(0.0, 1.0));
+                       "classifiers: sentences taken from the calibration set, evenly spread (0 = all)")
+        ->check(qslm_cli::integer_in(0, 1000000000));
+    search->add_option("--sensitivity", sa.sensitivity, "kl | task")->check(qslm_cli::one_of({"kl", "task"}));
+    search->add_option("--strategy", sa.strategy, "tiered (QSLM) | budget (knapsack allocator)")
+        ->check(qslm_cli::one_of({"tiered", "budget"}));
+    search->add_option("--granularity", sa.granularity, "tensor | channel | group:G")->check(qslm_cli::granularity());
+    search->add_option("--rounding", sa.rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on the calibration sequences)")
+        ->check(qslm_cli::one_of({"nearest", "gptq", "adaptive"}));
+    search->add_option("--widths", sa.widths, "candidate widths")->delimiter(',')->check(qslm_cli::integer_in(1, 8));
+    search->add_option("--alpha", sa.alpha, "weight of performance in the trade-off score")->check(qslm_cli::real_in(0.0, 1.0));
     search->add_option("--objective", sa.objective,
                        "performance-memory (QSLM's trade-off) | performance-memory-energy (energy per token as a "
                        "third objective: alpha for performance, the rest split evenly; SpikeGPT only)")
-        ->check(CLI::IsMember({"performance-memory", "performance-memory-energy"}));
+        ->check(qslm_cli::one_of({"performance-memory", "performance-memory-energy"}));
     search->add_option("--token-rate", sa.token_rate, "tokens per second for the average power in the report")
-        ->check(CLI::PositiveNumber);
-    search->add_option("--threads", sa.threads, "threads (0 = all)");
+        ->check(qslm_cli::real_in(0.0, 1e12, true));
+    search->add_option("--threads", sa.threads, "threads (0 = all)")->check(qslm_cli::integer_in(0, 4096));
+    embedding_option(search);
     search->add_flag("--quiet", sa.quiet, "no progress bar");
     search->add_flag("--json", sa.as_json, "print report.json to stdout");
 
@@ -1255,10 +1362,11 @@ int main(int argc, char** argv) {
     run->add_option("--prompt", prompt, "text to continue (byte-level models)");
     run->add_option("--tokens", tokens, "comma-separated token ids fed one by one from a fresh state");
     run->add_option("--dump-logits", dump, "write the logits of every step as JSON (with --tokens)");
-    run->add_option("-n,--max-tokens", n, "tokens to generate");
-    run->add_option("--temperature", temperature, "sampling temperature (0 = greedy)");
-    run->add_option("--top-p", top_p, "nucleus sampling threshold");
-    run->add_option("--seed", seed, "sampling seed");
+    run->add_option("-n,--max-tokens", n, "tokens to generate")->check(qslm_cli::integer_in(0, 100000000));
+    run->add_option("--temperature", temperature, "sampling temperature (0 = greedy)")->check(qslm_cli::real_in(0.0, 1000.0));
+    run->add_option("--top-p", top_p, "nucleus sampling threshold")->check(qslm_cli::real_in(0.0, 1.0, true));
+    run->add_option("--seed", seed, "sampling seed")->check(qslm_cli::integer_in(0, std::numeric_limits<std::uint64_t>::max()));
+    embedding_option(run);
 
     auto* quant = app.add_subcommand("quantize", "quantize every weight matrix to one width (no search) and write a .qslm");
     QuantizeArgs qa;
@@ -1284,7 +1392,7 @@ int main(int argc, char** argv) {
 
     auto* exp = app.add_subcommand("export", "write a C++ header with constexpr packed weights from a .qslm file");
     std::string exp_model, header, ns;
-    exp->add_option("model", exp_model, ".qslm file (e.g. the search's model.qslm)")->required()->check(CLI::ExistingFile);
+    exp->add_option("model", exp_model, ".qslm file (e.g. the search's model.qslm)")->required()->check(qslm_cli::regular_file());
     exp->add_option("--header", header, "output header")->required();
     exp->add_option("--namespace", ns, "C++ namespace of the generated code");
 

@@ -63,10 +63,10 @@ if(PART STREQUAL "tiny")
   expect_error("gptq" "rounded to nearest" search ${model} --data ${data} --rounding gptq --out "${WORK_DIR}/x")
   expect_error("max-ppl" "--max-ppl bounds a language model" search ${model} --data ${data} --max-ppl 3 --out "${WORK_DIR}/x")
 
-  # A search: exit 0 (met) or 3 (not met), the three files, and a model.qslm that scores what
-  # the report says when evaluated on its own.
+  # A search (deterministic; these bounds are met on this model, so exit 0), the three files,
+  # and a model.qslm that scores what the report says when evaluated on its own.
   set(out "${WORK_DIR}/search")
-  run(search "0,3" search ${model} --data ${data} --max-bits-per-weight 4 --max-drop 20 --widths 8,4,2
+  run(search 0 search ${model} --data ${data} --max-bits-per-weight 4 --max-drop 20 --widths 8,4,2
       --threads 2 --quiet --json --out "${out}")
   expect("report.json written" EXISTS "${out}/report.json")
   expect("pareto.svg written" EXISTS "${out}/pareto.svg")
@@ -76,21 +76,25 @@ if(PART STREQUAL "tiny")
   string(JSON satisfied GET "${report}" satisfied)
   expect("metric accuracy" metric STREQUAL "accuracy")
   expect("max_drop_points 20" points EQUAL 20)
-  if(satisfied)
-    expect("exit 0 when satisfied" search_RC EQUAL 0)
-    expect("model.qslm written" EXISTS "${out}/model.qslm")
-    string(JSON chosen_score GET "${report}" chosen score)
+  expect("constraints met" satisfied)
+  expect("model.qslm written" EXISTS "${out}/model.qslm")
+  string(JSON chosen_score GET "${report}" chosen score)
   string(JSON chosen_bytes GET "${report}" chosen bytes)
-    string(JSON limit GET "${report}" constraints memory_limit_bytes)
-    string(JSON float_full GET "${report}" float_accuracy_full)
-    expect("within the memory limit" NOT chosen_bytes GREATER limit)
-    run(again 0 eval "${out}/model.qslm" --data ${data} --json)
-    string(JSON again_acc GET "${again}" accuracy)
-    expect("model.qslm scores what the report says (${again_acc} vs ${chosen_score})" again_acc EQUAL chosen_score)
-    expect("the float accuracy is the eval's" float_full EQUAL acc)
-  else()
-    expect("exit 3 when not satisfied" search_RC EQUAL 3)
-  endif()
+  string(JSON limit GET "${report}" constraints memory_limit_bytes)
+  string(JSON float_full GET "${report}" float_accuracy_full)
+  expect("within the memory limit" NOT chosen_bytes GREATER limit)
+  run(again 0 eval "${out}/model.qslm" --data ${data} --json)
+  string(JSON again_acc GET "${again}" accuracy)
+  expect("model.qslm scores what the report says (${again_acc} vs ${chosen_score})" again_acc EQUAL chosen_score)
+  expect("the float accuracy is the eval's" float_full EQUAL acc)
+  # An unreachable bound (0.5 bits per weight, no accuracy loss) is the other outcome: exit 3,
+  # a report that says so, and no model.qslm.
+  run(unmet 3 search ${model} --data ${data} --max-bits-per-weight 0.5 --max-drop 0 --widths 8,4,2
+      --threads 2 --quiet --json --out "${WORK_DIR}/unmet")
+  file(READ "${WORK_DIR}/unmet/report.json" unmet_report)
+  string(JSON unmet_satisfied GET "${unmet_report}" satisfied)
+  expect("unreachable bound not satisfied" NOT unmet_satisfied)
+  expect("no model.qslm when nothing was chosen" NOT EXISTS "${WORK_DIR}/unmet/model.qslm")
 elseif(PART STREQUAL "lm")
   # The tiny SpikeGPT on a text of this repository: the search reports energy next to memory,
   # its model.qslm is counted at its stored size by eval, and the energy objective runs.
@@ -119,14 +123,81 @@ elseif(PART STREQUAL "lm")
   run(again 0 eval "${out}/model.qslm" --data ${text} --eval-tokens 2048 --json)
   string(JSON again_bytes GET "${again}" bytes)
   expect("eval counts model.qslm at its stored size (${again_bytes} vs ${chosen_bytes})" again_bytes EQUAL chosen_bytes)
-  run(energy "0,3" search ${model} --data ${text} --eval-tokens 2048 --max-bits-per-weight 8.5 --max-drop 5%
+  run(energy 0 search ${model} --data ${text} --eval-tokens 2048 --max-bits-per-weight 8.5 --max-drop 5%
       --widths 8,6 --threads 2 --quiet --json --objective performance-memory-energy --out "${WORK_DIR}/energy")
   file(READ "${WORK_DIR}/energy/report.json" report)
   string(JSON objective GET "${report}" objective name)
   expect("energy objective named" objective STREQUAL "performance_memory_energy")
   expect_error("energy objective on a classifier" "SpikeGPT only" search models/tiny/sdt-tiny-s1.safetensors
                --data tests/cli/data/tiny-sst2.tsv --objective performance-memory-energy --out "${WORK_DIR}/x")
+elseif(PART STREQUAL "tools")
+  set(model models/tiny/spikegpt-tiny-s1.safetensors)
+  # info: text and JSON agree with the model; the search's left-out matrix is named.
+  run(info 0 info ${model})
+  string(FIND "${info}" "2 layers x 16 wide" at)
+  expect("info names the shape: ${info}" NOT at EQUAL -1)
+  string(FIND "${info}" "emb.weight is left out" at)
+  expect("info says which matrix the search leaves out" NOT at EQUAL -1)
+  run(info_json 0 info ${model} --json)
+  string(JSON n_layer GET "${info_json}" config n_layer)
+  string(JSON binary GET "${info_json}" embedding binary)
+  string(JSON reason GET "${info_json}" embedding reason)
+  string(JSON n_matrices LENGTH "${info_json}" matrices)
+  string(JSON searched GET "${info_json}" search matrices)
+  string(JSON left_out GET "${info_json}" search left_out 0 name)
+  expect("n_layer 2" n_layer EQUAL 2)
+  expect("binary embedding from the metadata" binary AND reason MATCHES "binary_embedding metadata")
+  math(EXPR one_less "${n_matrices} - 1")
+  expect("the search searches all but the embedding" searched EQUAL one_less AND left_out STREQUAL "emb.weight")
+  run(info_float 0 info ${model} --json --embedding float)
+  string(JSON binary GET "${info_float}" embedding binary)
+  string(JSON searched GET "${info_float}" search matrices)
+  expect("--embedding float overrides" NOT binary AND searched EQUAL n_matrices)
+  # A reference-named checkpoint without metadata: float embedding (vocabulary 256, not 77).
+  execute_process(COMMAND python3 tests/hostile/craft.py --strip-metadata ${model} "${WORK_DIR}/bare.safetensors"
+                  WORKING_DIRECTORY "${SOURCE_DIR}" RESULT_VARIABLE rc)
+  expect("stripped copy written" rc EQUAL 0)
+  run(bare 0 info "${WORK_DIR}/bare.safetensors" --json)
+  string(JSON binary GET "${bare}" embedding binary)
+  string(JSON reason GET "${bare}" embedding reason)
+  expect("no metadata: float, by the reference rule (${reason})" NOT binary AND reason MATCHES "77-symbol")
+
+  # run --tokens: JSON logits on stdout, the same numbers in --dump-logits, finite.
+  run(logits 0 run ${model} --tokens 1,2,3)
+  string(JSON steps LENGTH "${logits}")
+  string(JSON vocab LENGTH "${logits}" 0)
+  expect("3 steps of 256 logits" steps EQUAL 3 AND vocab EQUAL 256)
+  run(dumped 0 run ${model} --tokens 1,2,3 --dump-logits "${WORK_DIR}/logits.json")
+  file(READ "${WORK_DIR}/logits.json" dumped_json)
+  expect("--dump-logits writes what stdout shows" dumped_json STREQUAL logits)
+  # Greedy generation is deterministic and starts with the prompt.
+  run(gen1 0 run ${model} --prompt "The " -n 12 --temperature 0)
+  run(gen2 0 run ${model} --prompt "The " -n 12 --temperature 0)
+  expect("greedy generation repeats" gen1 STREQUAL gen2)
+  string(FIND "${gen1}" "The " at)
+  expect("the prompt is echoed first" at EQUAL 0)
+  # Non-finite logits (finite weights of 3e38 in the head) are an error, not output (F4).
+  execute_process(COMMAND python3 tests/hostile/craft.py --overflow-model ${model} "${WORK_DIR}/overflow.safetensors"
+                  WORKING_DIRECTORY "${SOURCE_DIR}")
+  expect_error("overflowing logits" "non-finite logit" run "${WORK_DIR}/overflow.safetensors" --tokens 1,2)
+
+  # export: a header from a searched model.qslm, refused onto a folder.
+  run(search 0 search models/tiny/sdt-tiny-s1.safetensors --data tests/cli/data/tiny-sst2.tsv
+      --max-bits-per-weight 4 --widths 8,4,2 --threads 2 --quiet --out "${WORK_DIR}/search")
+  run(exported 0 export "${WORK_DIR}/search/model.qslm" --header "${WORK_DIR}/model.hpp" --namespace tiny_sdt)
+  file(READ "${WORK_DIR}/model.hpp" header)
+  string(FIND "${header}" "namespace tiny_sdt" at)
+  expect("the header has the namespace" NOT at EQUAL -1)
+  expect_error("header onto a folder" "is a folder" export "${WORK_DIR}/search/model.qslm" --header "${WORK_DIR}")
+  # report.json being a folder: a clear error and a non-zero exit (F1).
+  file(MAKE_DIRECTORY "${WORK_DIR}/blocked/report.json")
+  expect_error("report.json is a folder" "report.json" search models/tiny/sdt-tiny-s1.safetensors
+               --data tests/cli/data/tiny-sst2.tsv --max-bits-per-weight 4 --widths 8,4 --quiet --out "${WORK_DIR}/blocked")
 elseif(PART STREQUAL "sst2")
+  # The caller's QSLM_DATA_DIR wins over the configured folder (as in tests/data_dir.hpp).
+  if(DEFINED ENV{QSLM_DATA_DIR} AND NOT "$ENV{QSLM_DATA_DIR}" STREQUAL "")
+    set(DATA_DIR "$ENV{QSLM_DATA_DIR}")
+  endif()
   set(dev "${DATA_DIR}/sst2/dev.tsv")
   if(NOT EXISTS "${dev}")
     message("QSLM_SKIPPED: ${dev} is absent (set QSLM_DATA_DIR to the folder holding sst2/)")
@@ -139,5 +210,5 @@ elseif(PART STREQUAL "sst2")
   # 681 of 872 = 0.78096 (the checkpoint's scores say 0.781); one sentence is 0.00115.
   expect("float dev accuracy 78.1 % (got ${acc})" acc GREATER 0.7798 AND acc LESS 0.7821)
 else()
-  message(FATAL_ERROR "PART must be tiny, lm or sst2, not '${PART}'")
+  message(FATAL_ERROR "PART must be tiny, lm, tools or sst2, not '${PART}'")
 endif()

@@ -2,10 +2,12 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "qslm/eval/sst2.hpp"
 #include "qslm/eval/text_data.hpp"
+#include "data_dir.hpp"
 
 using namespace qslm;
 using namespace qslm::eval;
@@ -15,7 +17,6 @@ std::vector<LabelledText> parse(const std::string& text) {
     std::istringstream in(text);
     return parse_sst2_tsv(in, "dev.tsv");
 }
-const char* data_dir() { return std::getenv("QSLM_DATA_DIR"); }
 }  // namespace
 
 TEST_CASE("SST-2 TSV is read label first, after a header row") {
@@ -37,6 +38,21 @@ TEST_CASE("malformed SST-2 lines are errors that name the line") {
     CHECK_THROWS_WITH(parse(""), Catch::Contains("empty file"));
     CHECK_THROWS_WITH(parse("label\tsentence\n"), Catch::Contains("no examples"));
     CHECK_THROWS_WITH(read_sst2_tsv("/nonexistent/dev.tsv"), Catch::Contains("cannot open"));
+    CHECK_THROWS_WITH(parse(std::string("label\tsentence\n1\ta fine\0 film\n", 30)), Catch::Contains("dev.tsv:2: contains a NUL"));
+}
+
+TEST_CASE("a text file larger than the cap, or an endless device, is refused without reading it all") {
+    const auto path = std::filesystem::temp_directory_path() / "qslm_test_cap.txt";
+    {
+        std::ofstream out(path, std::ios::binary);
+        out << std::string(3000, 'a');
+    }
+    CHECK(read_text_file(path.string(), 3000).size() == 3000);
+    CHECK_THROWS_WITH(read_text_file(path.string(), 2999), Catch::Contains("holds more than"));
+    std::filesystem::remove(path);
+    // /dev/zero never ends: refused once the cap is passed (1 MiB here, to keep it quick).
+    if (std::filesystem::exists("/dev/zero"))
+        CHECK_THROWS_WITH(read_text_file("/dev/zero", std::size_t{1} << 20), Catch::Contains("endless stream"));
 }
 
 TEST_CASE("text becomes byte tokens without the UTF-8 byte-order mark") {
@@ -58,15 +74,11 @@ TEST_CASE("token streams are cut into sequences that each predict something") {
     CHECK_THROWS_WITH(split_sequences(std::vector<int>{1}, 4), Catch::Contains("fewer than 2 tokens"));
 }
 
-TEST_CASE("the shared SST-2 dev set and WikiText-2 test set load") {
-    const char* dir = data_dir();
-    if (!dir || !std::filesystem::exists(std::filesystem::path(dir) / "sst2" / "dev.tsv")) {
-        WARN("QSLM_DATA_DIR is not set or has no sst2/dev.tsv: skipping the data test");
-        return;
-    }
-    const auto dev = read_sst2_tsv((std::filesystem::path(dir) / "sst2" / "dev.tsv").string());
+// Needs the shared data: its own ctest entry (test_eval_data), skipped without it.
+TEST_CASE("the shared SST-2 dev set and WikiText-2 test set load", "[.data-eval]") {
+    const auto dev = read_sst2_tsv(qslm_test::data_file_or_skip("sst2/dev.tsv").string());
     CHECK(dev.size() == 872);
-    const auto text = read_text_file((std::filesystem::path(dir) / "wikitext-2" / "test.txt").string());
+    const auto text = read_text_file(qslm_test::data_file_or_skip("wikitext-2/test.txt").string());
     const auto tokens = byte_tokens(text);
     CHECK(tokens.size() + 3 == text.size());  // the BOM is gone
     CHECK(tokens[0] == ' ');

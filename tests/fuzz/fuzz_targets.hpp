@@ -30,7 +30,9 @@ struct PropertyViolation : std::logic_error {
     using std::logic_error::logic_error;
 };
 
-inline void exercise_safetensors(const std::uint8_t* data, std::size_t size) {
+/// Returns whether the reader accepted the file (the regression test holds each saved input to
+/// its recorded outcome).
+inline bool exercise_safetensors(const std::uint8_t* data, std::size_t size) {
     const std::span<const std::uint8_t> bytes(data, size);
     try {
         const auto st = io::SafetensorsFile::parse(bytes, "fuzz.safetensors");
@@ -62,12 +64,14 @@ inline void exercise_safetensors(const std::uint8_t* data, std::size_t size) {
             (void)io::load_sdt_checkpoint(st);
         } catch (const Error&) {
         }
+        return true;
     } catch (const Error&) {
+        return false;
     }
 }
 
 namespace detail {
-inline void exercise_qslm_image(std::span<const std::uint8_t> bytes) {
+inline bool exercise_qslm_image(std::span<const std::uint8_t> bytes) {
     try {
         const auto m = io::parse_qslm(bytes, "fuzz.qslm");
         for (const auto& t : m.tensors) {
@@ -86,14 +90,17 @@ inline void exercise_qslm_image(std::span<const std::uint8_t> bytes) {
         if (!std::equal(again.begin(), again.end(), bytes.begin(), bytes.end()))
             throw PropertyViolation(".qslm re-serialization differs from the accepted input");
         if (bytes.size() < (1u << 16)) (void)io::export_header(m);
+        return true;
     } catch (const Error&) {
+        return false;
     }
 }
 }  // namespace detail
 
-inline void exercise_qslm(const std::uint8_t* data, std::size_t size) {
+/// Returns whether the reader accepted the bytes as given (before resealing).
+inline bool exercise_qslm(const std::uint8_t* data, std::size_t size) {
     const std::span<const std::uint8_t> bytes(data, size);
-    detail::exercise_qslm_image(bytes);
+    const bool accepted = detail::exercise_qslm_image(bytes);
     // Most mutations break the checksum, which stops the reader early. Reseal a copy (fix the
     // recorded size and the CRC) so the structural checks behind it get fuzzed as well.
     if (size >= io::qslm_header_bytes + io::qslm_trailer_bytes) {
@@ -101,8 +108,9 @@ inline void exercise_qslm(const std::uint8_t* data, std::size_t size) {
         io::store_le<std::uint64_t>(copy.data() + 16, copy.size());
         const std::size_t body = copy.size() - io::qslm_trailer_bytes;
         io::store_le<std::uint32_t>(copy.data() + body, io::crc32c(std::span<const std::uint8_t>(copy).first(body)));
-        detail::exercise_qslm_image(copy);
+        (void)detail::exercise_qslm_image(copy);
     }
+    return accepted;
 }
 
 }  // namespace qslm::fuzz

@@ -4,7 +4,7 @@
 #   tests/fuzz/run_fuzzers.sh 60
 # Environment: QSLM_FUZZ_BUILD_DIR (default build-fuzz), JOBS (default 2), CXX (default clang++).
 # Exit status is non-zero when a target finds a crash; the input is saved under
-# $QSLM_FUZZ_BUILD_DIR/fuzz/artifacts/<target>/. Copy it into tests/fuzz/regressions/<target>/,
+# $QSLM_FUZZ_BUILD_DIR/fuzz/artifacts/<target>/. Copy it into tests/fuzz/regressions/<target>/ as reject-<what>,
 # fix the reader, and test_io replays it from then on (tests/io/test_fuzz_regressions.cpp).
 set -euo pipefail
 seconds=${1:-60}
@@ -34,7 +34,7 @@ for target in safetensors qslm; do
          -dict="tests/fuzz/$target.dict" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
          -rss_limit_mb=2048 -artifact_prefix="$artifacts/" -print_final_stats=1; then
     echo "!! the $target fuzzer found a problem; inputs are in $artifacts/" >&2
-    echo "!! copy them to tests/fuzz/regressions/$target/ so test_io replays them" >&2
+    echo "!! copy them to tests/fuzz/regressions/$target/reject-<what> so test_io replays them" >&2
     status=1
   fi
 done

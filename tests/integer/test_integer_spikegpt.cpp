@@ -22,6 +22,7 @@
 #include "qslm/models/spikegpt_model.hpp"
 #ifdef QSLM_TEST_NO_FLOAT_TU
 #include "integer/no_float_step.hpp"
+#include "data_dir.hpp"
 #endif
 
 using namespace qslm;
@@ -169,13 +170,10 @@ TEST_CASE("the integer SpikeGPT agrees with the float model on the bundled 6x256
     CHECK(std::fabs(a.float_bits - a.integer_bits) / n < 0.02);
 }
 
-TEST_CASE("the integer SpikeGPT's bits per byte on WikiText-2 equal the float model's within 1e-3") {
-    const char* dir = std::getenv("QSLM_DATA_DIR");
-    const std::filesystem::path file = std::filesystem::path(dir != nullptr ? dir : "") / "wikitext-2" / "test.txt";
-    if (dir == nullptr || !std::filesystem::exists(file)) {
-        WARN("QSLM_DATA_DIR/wikitext-2/test.txt not found; skipping the bits-per-byte comparison");
-        return;
-    }
+// Needs WikiText-2: its own ctest entry (test_integer_wikitext2), skipped without the data.
+TEST_CASE("the integer SpikeGPT's bits per byte on WikiText-2 equal the float model's within 1e-3",
+          "[.data-wikitext2]") {
+    const std::filesystem::path file = qslm_test::data_file_or_skip("wikitext-2/test.txt");
     std::ifstream in(file, std::ios::binary);
     std::vector<std::uint32_t> tokens;
     for (std::istreambuf_iterator<char> it(in), end; it != end && tokens.size() < 2048; ++it)

@@ -122,9 +122,19 @@ TEST_CASE("a SpikeGPT checkpoint with the reference names gives the config from 
     CHECK(names.size() == spikegpt_tensors(3, 8, 12, 32).size());
 }
 
-TEST_CASE("binary_embedding defaults to true and the training config supplies the LIF constants") {
+TEST_CASE("without metadata the embedding follows the reference runner; the training config supplies the LIF constants") {
+    // The reference RNN runner binarises the embedding only for its 77-symbol character model.
     auto ck = load_spikegpt(write(spikegpt_tensors(1, 4, 5, 16)));
+    CHECK_FALSE(ck.config.binary_embedding);
+    CHECK_THAT(ck.config.binary_embedding_source, Catch::Contains("not stated in the file: float"));
+    ck = load_spikegpt(write(spikegpt_tensors(1, 4, 77, 16)));
     CHECK(ck.config.binary_embedding);
+    CHECK_THAT(ck.config.binary_embedding_source, Catch::Contains("77-symbol character model"));
+    ck = load_spikegpt(write(spikegpt_tensors(1, 4, 5, 16), {{"binary_embedding", "true"}}));
+    CHECK(ck.config.binary_embedding);
+    CHECK_THAT(ck.config.binary_embedding_source, Catch::Contains("binary_embedding metadata"));
+    ck = load_spikegpt(write(spikegpt_tensors(1, 4, 77, 16), {{"binary_embedding", "false"}}));
+    CHECK_FALSE(ck.config.binary_embedding);
     ck = load_spikegpt(write(spikegpt_tensors(1, 4, 5, 16),
                              {{"config", R"({"n_layer": 1, "n_embd": 4, "vocab_size": 5, "ffn_mult": 4,
                                              "tau": 4.0, "v_threshold": 0.5, "ln_eps": 1e-6,

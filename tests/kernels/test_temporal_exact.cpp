@@ -2,6 +2,8 @@
 // step, exactly the one-step result, on every usable ISA, width and density.
 #include <catch2/catch.hpp>
 
+#include <array>
+
 #include "kernel_test_support.hpp"
 
 using namespace qslm;
@@ -14,9 +16,14 @@ TEMPLATE_TEST_CASE("T steps at once match T single steps exactly", "[kernels][te
     const std::size_t rows = GENERATE(1u, 77u, 600u);
     const std::size_t cols = GENERATE(5u, 130u, 4200u);
     const std::size_t steps = GENERATE(1u, 3u, 16u, 64u);
-    const double density = GENERATE(0.0, 0.01, 0.1, 0.5, 1.0);
+    const std::size_t density_index = GENERATE(0u, 1u, 2u, 3u, 4u);
+    const double density = std::array{0.0, 0.01, 0.1, 0.5, 1.0}[density_index];
     const ScaleLayout layout = (cols % 2 == 0) ? ScaleLayout::per_group(64) : ScaleLayout::per_tensor();
-    if (rows * cols * steps > 400'000) return;  // keeps the debug run short; the big shapes are in the sweep above
+    // Shapes above 400 k weight-steps are sampled, not skipped: one (shape, density) in ten per
+    // width, chosen by a fixed rule that reaches every big shape (600 x 4200 x 64 included) at
+    // some width and density, so the suite stays short under the sanitizers.
+    if (rows * cols * steps > 400'000 && (rows + cols + steps + static_cast<std::size_t>(B) + density_index) % 10 != 0)
+        return;
     const unsigned seed = static_cast<unsigned>(rows * 13 + cols * 7 + steps + B);
     const auto w = test::random_weights<B, E>(rows, cols, layout, seed);
     auto mv = kernels::SpikeMatvec::prepare(w.view(), {.bitplane = false});

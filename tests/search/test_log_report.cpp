@@ -127,6 +127,45 @@ TEST_CASE("a torn last log line is dropped, damage elsewhere is an error naming 
                       Catch::Contains("line 4: 2 widths for 8 modules"));
 }
 
+TEST_CASE("every log line carries a CRC-32C: a damaged last line is dropped and reported, damage inside is an error") {
+    const auto model = test::small_model();
+    const auto log = temp_path("crc.jsonl");
+    const auto first = TieredSearch{options(log)}.run(model, test::SyntheticEvaluator{}, constraints());
+    CHECK(first.log_repair.empty());
+    auto lines = lines_of(log);
+    REQUIRE(lines.size() > 4);
+    for (const auto& l : lines) {
+        REQUIRE(l.size() > 9);
+        CHECK(l[l.size() - 9] == '\t');
+        CHECK(EvaluationLog::unseal(l).has_value());
+    }
+    CHECK(EvaluationLog::unseal(EvaluationLog::seal("{\"a\":1}")) == std::optional<std::string>("{\"a\":1}"));
+    const auto write = [&](const std::vector<std::string>& ls) {
+        std::ofstream out(log, std::ios::trunc | std::ios::binary);
+        for (const auto& l : ls) out << l << '\n';
+    };
+    // One changed digit in the value of the last line: still JSON, but the checksum fails.
+    auto damaged = lines;
+    auto& last = damaged.back();
+    const auto at = last.find("\"value\":") + 8;
+    last[at] = last[at] == '1' ? '2' : '1';
+    REQUIRE_FALSE(EvaluationLog::unseal(last).has_value());
+    const std::string bad_line = last;
+    write(damaged);
+    const auto resumed = TieredSearch{options(log)}.run(model, test::SyntheticEvaluator{}, constraints());
+    CHECK_THAT(resumed.log_repair, Catch::Contains("dropped a torn last line"));
+    CHECK(resumed.evaluations == 1);  // only the dropped line is evaluated again
+    REQUIRE(resumed.chosen.has_value());
+    CHECK(resumed.chosen->setting == first.chosen->setting);
+    CHECK(search::to_json(resumed).contains("log_repair"));
+    // The same damage on an inner line is an error naming it.
+    damaged = lines;
+    damaged[2] = bad_line;
+    write(damaged);
+    CHECK_THROWS_WITH(TieredSearch{options(log)}.run(model, test::SyntheticEvaluator{}, constraints()),
+                      Catch::Contains("line 3 fails its CRC-32C check"));
+}
+
 TEST_CASE("a log written for another model or evaluator is refused") {
     const auto log = temp_path("other.jsonl");
     (void)TieredSearch{options(log)}.run(test::small_model(1), test::SyntheticEvaluator{}, constraints());

@@ -16,6 +16,7 @@
 #include "qslm/io/qslm_writer.hpp"
 #include "qslm/search/adapters/sdt.hpp"
 #include "qslm/search/searcher.hpp"
+#include "data_dir.hpp"
 
 using namespace qslm;
 
@@ -229,28 +230,21 @@ TEST_CASE("a tiered search on the tiny SDT honours its memory budget and accurac
     INFO(r.message);
     CHECK(r.baseline.performance.metric == "accuracy");
     CHECK(r.baseline.performance.value == Approx(1.0));  // labelled by the float model
-    if (r.chosen) {
-        CHECK(r.satisfied);
-        CHECK(r.chosen->bytes - subject.unsearched_bytes() <=
-              static_cast<std::size_t>(6.0 * static_cast<double>(subject.hierarchy().total_weights()) / 8.0));
-        const auto& final_score = r.chosen_full ? *r.chosen_full : *r.chosen;
-        CHECK(final_score.performance.value >= 0.9 - 1e-12);
-        const auto packed = Search(options).materialize(subject, r.chosen->setting);
-        for (std::size_t m = 0; m < packed.size(); ++m)
-            if (packed[m]) CHECK(packed[m]->bits() == r.chosen->setting.widths[m]);
-    } else {
-        CHECK_FALSE(r.satisfied);
-        CHECK_FALSE(r.message.empty());
-    }
+    // Deterministic, and met on this model: finding nothing is a failure.
+    REQUIRE(r.chosen);
+    CHECK(r.satisfied);
+    CHECK(r.chosen->bytes - subject.unsearched_bytes() <=
+          static_cast<std::size_t>(6.0 * static_cast<double>(subject.hierarchy().total_weights()) / 8.0));
+    const auto& final_score = r.chosen_full ? *r.chosen_full : *r.chosen;
+    CHECK(final_score.performance.value >= 0.9 - 1e-12);
+    const auto packed = Search(options).materialize(subject, r.chosen->setting);
+    for (std::size_t m = 0; m < packed.size(); ++m)
+        if (packed[m]) CHECK(packed[m]->bits() == r.chosen->setting.widths[m]);
 }
 
-TEST_CASE("the bundled SDT's float accuracy on SST-2 dev is the one its training reported") {
-    const char* dir = std::getenv("QSLM_DATA_DIR");
-    const std::filesystem::path dev = dir ? std::filesystem::path(dir) / "sst2" / "dev.tsv" : std::filesystem::path();
-    if (!dir || !std::filesystem::exists(dev)) {
-        WARN("QSLM_DATA_DIR is not set or has no sst2/dev.tsv: skipping the SST-2 accuracy check");
-        return;
-    }
+// Needs SST-2: its own ctest entry (test_search_sst2), skipped without the data.
+TEST_CASE("the bundled SDT's float accuracy on SST-2 dev is the one its training reported", "[.data-sst2]") {
+    const std::filesystem::path dev = qslm_test::data_file_or_skip("sst2/dev.tsv");
     const auto model = models::SdtModel::load(bundled_path);
     const auto evaluator = search::make_sdt_evaluator(model, eval::read_sst2_tsv(dev.string()));
     const auto e = evaluator.evaluate(model.instance(), {.threads = 2});

@@ -42,6 +42,8 @@ inline std::vector<LabelledText> parse_sst2_tsv(std::istream& in, const std::str
             continue;
         }
         if (line.empty()) continue;  // a trailing blank line is harmless
+        // A text file has no NUL: one means a binary file or damage, not a sentence.
+        if (line.find('\0') != std::string::npos) fail(Status::corrupt_data, where() + "contains a NUL byte (not text)");
         const std::size_t tab = line.find('\t');
         if (tab == std::string::npos) fail(Status::corrupt_data, where() + "no tab between label and sentence");
         const std::string label_text = line.substr(0, tab);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <span>
@@ -19,11 +20,32 @@
 
 namespace qslm::eval {
 
-/// The whole file as bytes. Errors: not_found (cannot open), io_error (read failed).
-inline std::string read_text_file(const std::string& path) {
+/// The whole file as bytes. Errors: not_found (cannot open), io_error (read failed),
+/// invalid_argument (larger than max_text_file_bytes).
+/// The most a text file may hold (64 MiB): evaluation data is read whole, and a device or a
+/// pipe given as a file (/dev/zero, /dev/urandom) would otherwise grow memory without bound.
+inline constexpr std::size_t max_text_file_bytes = std::size_t{64} << 20;
+
+/// The whole file; fails with invalid_argument (naming the file and the limit) once it holds
+/// more than `max_bytes`, without reading further.
+inline std::string read_text_file(const std::string& path, std::size_t max_bytes = max_text_file_bytes) {
+    const auto too_big = [&] {
+        fail(Status::invalid_argument, "text file '" + path + "' holds more than " + std::to_string(max_bytes >> 20) +
+                                           " MiB (or is an endless stream such as a device); evaluation data is read "
+                                           "whole, pass a smaller file");
+    };
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) > max_bytes && !ec) too_big();
     std::ifstream in(path, std::ios::binary);
     if (!in) fail(Status::not_found, "cannot open text file '" + path + "'");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text;
+    std::vector<char> chunk(std::size_t{1} << 20);
+    while (in) {
+        in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+        const auto n = static_cast<std::size_t>(in.gcount());
+        if (text.size() + n > max_bytes) too_big();
+        text.append(chunk.data(), n);
+    }
     if (in.bad()) fail(Status::io_error, "reading text file '" + path + "' failed");
     return text;
 }

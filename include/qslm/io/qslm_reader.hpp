@@ -72,6 +72,8 @@ inline void require_json_object(std::span<const std::uint8_t> text, const std::s
         }
         return true;
     };
+    if (const auto nul = std::find(text.begin(), text.end(), std::uint8_t{0}); nul != text.end())  // JSON has no raw NUL
+        fail(Status::corrupt_data, what + " contains a NUL byte at file offset " + std::to_string(file_offset + static_cast<std::size_t>(nul - text.begin())));
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(text.begin(), text.end(), callback);

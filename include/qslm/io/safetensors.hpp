@@ -183,6 +183,10 @@ private:
     nlohmann::json parse_header_json(std::span<const std::uint8_t> text) const {
         // nlohmann keeps the last of duplicate keys silently; a file that names a tensor twice
         // is ambiguous, so the parser callback tracks the keys of every open object.
+        // JSON allows no raw control character, and a NUL would end the check early in readers
+        // that stop at it: refuse it here, with its offset, before parsing.
+        if (const auto nul = std::find(text.begin(), text.end(), std::uint8_t{0}); nul != text.end())
+            corrupt("header JSON contains a NUL byte at file offset " + std::to_string(8 + (nul - text.begin())));
         std::vector<std::optional<std::set<std::string>>> open;  // nullopt for arrays
         auto callback = [&](int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
             using E = nlohmann::json::parse_event_t;

@@ -14,7 +14,10 @@
 //   blocks.N.ffn.time_mix_{k,r} [C] (or [1, 1, C])
 //   ln_out.{weight,bias} [C], head.weight [V, C]
 // n_layer, n_embd, vocab size, A and H come from the shapes. binary_embedding comes from the
-// "binary_embedding" metadata ("true"/"false", default true) or the "config" metadata JSON;
+// "binary_embedding" metadata ("true"/"false") or the "config" metadata JSON; a file that states
+// neither follows the reference implementation's RNN runner, which binarises the embedding only
+// for its 77-symbol character model and feeds every other model the float embedding (so a
+// reference-named checkpoint without qslm metadata gives the reference's logits);
 // LIF and LayerNorm constants from "config" when present (tau, v_threshold, v_reset, ln_eps).
 // time_decay is stored raw, as in the reference code: the decay applied is w = -exp(time_decay).
 
@@ -36,6 +39,9 @@ struct SpikeGptConfig {
     std::size_t att_dim = 0;     ///< width of the time-mix key/value/receptance (= n_embd in SpikeGPT)
     std::size_t ffn_hidden = 0;  ///< channel-mix hidden width (4 * n_embd in SpikeGPT)
     bool binary_embedding = true;
+    /// Why binary_embedding has its value, for `qslm info`: what the file stated, or the
+    /// reference runner's rule when it stated nothing.
+    std::string binary_embedding_source = "default";
     float ln_eps = 1e-5f;
     float tau = 2.0f;  ///< LIF time constant (SpikingJelly decay_input form)
     float v_threshold = 1.0f;
@@ -179,15 +185,27 @@ inline SpikeGptCheckpoint load_spikegpt_checkpoint(const SafetensorsFile& file) 
     in.read_config_number(config, "tau", cfg.tau);
     in.read_config_number(config, "v_threshold", cfg.v_threshold);
     in.read_config_number(config, "v_reset", cfg.v_reset);
+    // The reference runner's rule (the 77-symbol character model reads a binarised
+    // embedding, every other model the float one), unless the file says otherwise.
+    cfg.binary_embedding = cfg.vocab_size == 77;
+    cfg.binary_embedding_source = cfg.binary_embedding
+                                      ? "not stated in the file: binary, as the reference runner reads its 77-symbol character model"
+                                      : "not stated in the file: float, as the reference runner reads every model but its "
+                                        "77-symbol character model";
     if (config.is_object() && config.contains("binary_embedding")) {
-        if (config["binary_embedding"].is_boolean()) cfg.binary_embedding = config["binary_embedding"].get<bool>();
-        else in.problem("metadata config entry 'binary_embedding' is not true or false");
+        if (config["binary_embedding"].is_boolean()) {
+            cfg.binary_embedding = config["binary_embedding"].get<bool>();
+            cfg.binary_embedding_source = "stated in the file's config metadata";
+        } else {
+            in.problem("metadata config entry 'binary_embedding' is not true or false");
+        }
     }
     if (const auto b = in.metadata_bool("binary_embedding")) {
         if (config.is_object() && config.contains("binary_embedding") && config["binary_embedding"].is_boolean() &&
             config["binary_embedding"].get<bool>() != *b)
             in.problem("metadata 'binary_embedding' and the config's binary_embedding disagree");
         cfg.binary_embedding = *b;
+        cfg.binary_embedding_source = "stated in the file's binary_embedding metadata";
     }
     if (!(cfg.tau > 0.0f)) in.problem("LIF tau must be positive");
     if (!(cfg.ln_eps > 0.0f)) in.problem("ln_eps must be positive");

@@ -22,6 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "qslm/io/atomic_file.hpp"
+
 #include "qslm/core/error.hpp"
 #include "qslm/models/spikegpt_model.hpp"
 
@@ -43,13 +45,11 @@ nlohmann::json dump_logits_json(const Model& model, std::span<const std::uint32_
     return out;
 }
 
-/// Writes `j` to `path` (one line); io_error naming the path when that fails.
+/// Writes `j` to `path` (one line) atomically (io/atomic_file.hpp); io_error naming the path
+/// when that fails.
 inline void write_logits_json(const nlohmann::json& j, const std::filesystem::path& path) {
-    std::ofstream f(path);
-    if (!f) fail(Status::io_error, "cannot open " + path.string() + " for writing");
-    f << j.dump() << '\n';
-    f.close();
-    if (!f) fail(Status::io_error, "could not write " + path.string());
+    const std::string text = j.dump() + '\n';
+    io::write_file_atomically(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
 }
 
 }  // namespace qslm::models

@@ -5,18 +5,24 @@
 // again; the rest of the search then retraces the same decisions, so a resumed search returns
 // exactly what an uninterrupted one would.
 //
-//   {"qslm_search_log":1,"fingerprint":"...","model":"spikegpt","modules":45}        <- header
-//   {"widths":[8,8,4,...],"full":false,"value":2.31,"metric":"bits_per_char","higher_is_better":false,"bytes":123456}
-//   {"widths":[...],"full":false,"value":2.35,...,"kl":0.0123}
+//   {"qslm_search_log":1,"fingerprint":"...","model":"spikegpt","modules":45}<TAB>1a2b3c4d   <- header
+//   {"widths":[8,8,4,...],"full":false,"value":2.31,"metric":"bits_per_char","higher_is_better":false,"bytes":123456}<TAB>...
+//   {"widths":[...],"full":false,"value":2.35,...,"kl":0.0123}<TAB>...
 //
+// Each line ends in a tab and the CRC-32C of the JSON text before it (8 lower-case hex digits),
+// so damage is found by the checksum, not by whether the rest still happens to parse as JSON.
+// Lines without the suffix (logs written before it existed) are read as plain JSON.
 // The fingerprint covers the model structure, the quantization (granularity, rounding) and
 // the caller's tag (which should name the evaluator and its data): a log written for something
 // else is refused rather than silently mixed in. A torn last line (the process died while
-// writing it) is dropped; damage anywhere else is an error naming the line.
+// writing it: no final newline, or a checksum or JSON that fails) is dropped and reported by
+// repair_note(); damage anywhere else is an error naming the line.
 //
 // Host-only header.
 
 #include <cstddef>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -30,6 +36,7 @@
 
 #include "qslm/core/error.hpp"
 #include "qslm/eval/performance.hpp"
+#include "qslm/io/crc32c.hpp"
 #include "qslm/search/setting.hpp"
 
 namespace qslm::search {
@@ -63,6 +70,33 @@ public:
     [[nodiscard]] bool enabled() const noexcept { return !path_.empty(); }
     [[nodiscard]] std::size_t loaded() const noexcept { return entries_.size(); }
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    /// What loading repaired (a dropped torn last line), empty when nothing: for the user.
+    [[nodiscard]] const std::string& repair_note() const noexcept { return repair_note_; }
+
+    /// "<json>\t<crc32c hex>": the line as written (without the newline).
+    [[nodiscard]] static std::string seal(const std::string& json) {
+        char crc[9];
+        std::snprintf(crc, sizeof crc, "%08x",
+                      io::crc32c({reinterpret_cast<const std::uint8_t*>(json.data()), json.size()}));
+        return json + '\t' + crc;
+    }
+
+    /// The JSON text of a logged line: the checksum suffix verified and removed; a line without
+    /// one (an older log) as it is. nullopt when the checksum does not match.
+    [[nodiscard]] static std::optional<std::string> unseal(const std::string& line) {
+        const std::size_t n = line.size();
+        if (n < 9 || line[n - 9] != '\t') return line;
+        std::uint32_t stored = 0;
+        for (std::size_t i = n - 8; i < n; ++i) {
+            const char c = line[i];
+            const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (d < 0) return std::nullopt;
+            stored = stored << 4 | static_cast<std::uint32_t>(d);
+        }
+        const std::string json = line.substr(0, n - 9);
+        if (io::crc32c({reinterpret_cast<const std::uint8_t*>(json.data()), json.size()}) != stored) return std::nullopt;
+        return json;
+    }
 
     [[nodiscard]] std::optional<LoggedEvaluation> find(const Setting& s, bool full) const {
         std::lock_guard lock(mutex_);
@@ -89,8 +123,8 @@ public:
 private:
     static std::string key(const Setting& s, bool full) { return (full ? "F:" : "C:") + s.key(); }
 
-    void write_line(const std::string& line) {
-        out_ << line << '\n';
+    void write_line(const std::string& json) {
+        out_ << seal(json) << '\n';
         out_.flush();
         if (!out_) fail(Status::io_error, "writing to search log '" + path_ + "' failed");
     }
@@ -109,9 +143,24 @@ private:
                 good_bytes = offset;
                 continue;
             }
-            nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+            const bool last = !complete || in.peek() == std::char_traits<char>::eof();
+            // Every line is written with its newline; one without is the write a kill cut short.
+            if (!complete) {
+                torn = line;
+                break;
+            }
+            const auto text = unseal(line);
+            if (!text) {
+                if (last) {
+                    torn = line;  // the last line, damaged by an interruption: drop it
+                    break;
+                }
+                fail(Status::corrupt_data, "search log '" + path_ + "' line " + std::to_string(line_no) +
+                                               " fails its CRC-32C check (the file is damaged)");
+            }
+            nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
             if (j.is_discarded() || !j.is_object()) {
-                if (!complete || in.peek() == std::char_traits<char>::eof()) {
+                if (last) {
                     torn = line;  // the last line, cut short by an interruption: drop it
                     break;
                 }
@@ -126,8 +175,13 @@ private:
             good_bytes = offset;
         }
         in.close();
-        if (!torn.empty() || good_bytes != std::filesystem::file_size(path_))
+        const auto size = std::filesystem::file_size(path_);
+        if (!torn.empty() || good_bytes != size) {
+            repair_note_ = "search log '" + path_ + "': dropped a torn last line (" + std::to_string(size - good_bytes) +
+                           " bytes, line " + std::to_string(line_no) + ") left by an interrupted run; " +
+                           std::to_string(entries_.size()) + " logged evaluations are reused";
             std::filesystem::resize_file(path_, good_bytes);
+        }
     }
 
     void check_header(const nlohmann::json& j, std::size_t line_no) {
@@ -170,6 +224,7 @@ private:
 
     std::string path_;
     std::string fingerprint_;
+    std::string repair_note_;
     bool header_seen_ = false;
     std::ofstream out_;
     mutable std::mutex mutex_;

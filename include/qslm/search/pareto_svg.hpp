@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "qslm/io/atomic_file.hpp"
 #include "qslm/core/error.hpp"
 #include "qslm/search/search_result.hpp"
 
@@ -124,11 +125,10 @@ inline std::string pareto_svg(const SearchResult& r, int width = 720, int height
     return s;
 }
 
+/// Writes the plot atomically (io/atomic_file.hpp): a kill leaves the old plot or the new one.
 inline void write_pareto_svg(const SearchResult& r, const std::string& path) {
-    std::ofstream out(path, std::ios::binary);
-    if (!out) fail(Status::io_error, "cannot write plot '" + path + "'");
-    out << pareto_svg(r);
-    if (!out) fail(Status::io_error, "writing plot '" + path + "' failed");
+    const std::string svg = pareto_svg(r);
+    io::write_file_atomically(path, {reinterpret_cast<const std::uint8_t*>(svg.data()), svg.size()});
 }
 
 }  // namespace qslm::search

@@ -91,6 +91,7 @@ inline nlohmann::json to_json(const SearchResult& r) {
     j["message"] = r.message;
     j["evaluations"] = r.evaluations;
     j["reused_from_log"] = r.reused_from_log;
+    if (!r.log_repair.empty()) j["log_repair"] = r.log_repair;
     j["evaluated_settings"] = r.candidates.size();
     j["exhaustive_settings"] = r.exhaustive_settings;
     j["seconds"] = r.seconds;

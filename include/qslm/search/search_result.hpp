@@ -46,6 +46,7 @@ struct SearchResult {
 
     std::size_t evaluations = 0;      ///< evaluations run now (calibration and full)
     std::size_t reused_from_log = 0;  ///< results taken from an earlier run's log
+    std::string log_repair;           ///< what loading the log repaired (a torn last line), or empty
     double exhaustive_settings = 0;   ///< widths ^ modules: what an exhaustive search would evaluate
     double seconds = 0;
 };

@@ -255,6 +255,7 @@ public:
 
         r.evaluations = evaluations_;
         r.reused_from_log = reused_;
+        if (log_) r.log_repair = log_->repair_note();
         r.seconds = elapsed();
         r.message = message(r, why);
         return r;
