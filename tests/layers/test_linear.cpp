@@ -344,3 +344,63 @@ TEST_CASE("a LIF layer's packed output (step_layer_words) is its byte output pac
     std::vector<std::uint64_t> short_words(3);
     CHECK(neuron::step_layer_words(*lif, std::span<const float>(x), std::span(v_words), std::span(short_words)) == Status::buffer_too_small);
 }
+
+TEST_CASE("spiking linear forward_steps: every step equals forward_words on it, on the temporal kernel and as T calls") {
+    const std::size_t rows = 37, cols = 150;
+    const ScaleLayout layout = GENERATE(ScaleLayout::per_channel(), ScaleLayout::per_group(32), ScaleLayout::per_group(64));
+    const bool zero_point = GENERATE(false, true);
+    const std::size_t T = GENERATE(1u, 4u, 13u);
+    const double density = GENERATE(0.05, 0.3);
+    auto w = PackedTensor<4>::quantize(random_floats(rows * cols, 61), rows, cols, QuantSpec{.layout = layout, .zero_point = zero_point});
+    REQUIRE(w);
+    auto mv = kernels::SpikeMatvec::prepare(w->view());
+    REQUIRE(mv);
+    kernels::Crossovers always_temporal = kernels::measured_crossovers;
+    always_temporal.temporal_rules[0] = {.min_weight_bytes = 0, .min_bits = 1, .min_steps = 2, .min_density = 0.0};
+    always_temporal.temporal_rules[1] = {};
+    const auto bias = random_floats(rows, 62);
+    std::vector<FixedMultiplier> m(w->view().scale_count());
+    REQUIRE(SpikingLinear<4>::prepare_multipliers(w->view(), m) == Status::ok);
+    auto lin = SpikingLinear<4>::make(w->view(), bias, m);
+    REQUIRE(lin);
+    std::vector<float> gs(lin->group_major_size());
+    std::vector<std::int16_t> gz(zero_point ? gs.size() : 0);
+    if (!gs.empty()) REQUIRE(SpikingLinear<4>::prepare_group_major(w->view(), gs, gz) == Status::ok);
+    REQUIRE(lin->use_kernels(*mv, gs, gz) == Status::ok);
+
+    auto train = TemporalSpikes::zeros(cols, T).value();
+    std::mt19937 rng(63);
+    std::bernoulli_distribution d(density);
+    for (std::size_t t = 0; t < T; ++t)
+        for (std::size_t c = 0; c < cols; ++c)
+            if (d(rng)) train.set(c, t);
+    std::vector<std::int32_t> scratch(lin->steps_scratch_size(T)), one(lin->kernel_scratch_size());
+    std::vector<std::uint64_t> step_words(spike_words_per_step(cols));
+    using Q = Fixed<12, 12>;
+    for (const bool temporal : {false, true}) {
+        if (temporal) mv->use_crossovers(always_temporal);
+        else mv->use_crossovers(kernels::measured_crossovers);
+        INFO("temporal kernel " << temporal << " T " << T << " density " << density);
+        std::vector<float> y(T * rows);
+        std::vector<Q> q(T * rows);
+        OpCounts c_steps;
+        REQUIRE(lin->forward_steps<float>(train.view(), y, scratch, step_words, &c_steps) == Status::ok);
+        REQUIRE(lin->forward_steps<Q>(train.view(), q, scratch, step_words) == Status::ok);
+        OpCounts c_one;
+        for (std::size_t t = 0; t < T; ++t) {
+            std::vector<std::uint64_t> words(spike_words_per_step(cols), 0);
+            for (std::size_t c = 0; c < cols; ++c)
+                if (train.test(c, t)) words[c / 64] |= std::uint64_t{1} << (c % 64);
+            std::vector<float> yt(rows);
+            std::vector<Q> qt(rows);
+            REQUIRE(lin->forward_words<float>(words, yt, one, &c_one) == Status::ok);
+            REQUIRE(lin->forward_words<Q>(words, qt, one) == Status::ok);
+            CHECK(std::vector<float>(y.begin() + static_cast<std::ptrdiff_t>(t * rows), y.begin() + static_cast<std::ptrdiff_t>((t + 1) * rows)) == yt);
+            for (std::size_t r = 0; r < rows; ++r) REQUIRE(q[t * rows + r].raw() == qt[r].raw());
+        }
+        CHECK(c_steps.synaptic_accumulates == c_one.synaptic_accumulates);
+    }
+    std::vector<float> y(T * rows);
+    CHECK(lin->forward_steps<float>(train.view(), y, std::span<std::int32_t>(scratch).first(scratch.size() - 1), step_words) == Status::buffer_too_small);
+    CHECK(lin->forward_steps<float>(train.view(), std::span<float>(y).first(y.size() - 1), scratch, step_words) == Status::buffer_too_small);
+}

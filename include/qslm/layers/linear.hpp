@@ -16,6 +16,7 @@
 // Every layer reports parameter_bytes(), state_bytes() (0: linear layers are stateless) and
 // adds what one call did to an optional OpCounts.
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -247,6 +248,72 @@ public:
         const auto words = spike_words.first(spike_words_per_step(w_.cols()));
         if (const Status s = spike::pack_spike_bytes(spikes, words); s != Status::ok) return s;
         return forward_words<V>(words, y, scratch, counts);
+    }
+
+    /// int32 scratch forward_steps() needs for T steps: kernel_scratch_size() per step.
+    [[nodiscard]] constexpr std::size_t steps_scratch_size(std::size_t steps) const noexcept { return steps * kernel_scratch_size(); }
+
+    /// T steps at once (a temporal batch: T time steps, or several tokens of one step) from a
+    /// temporal spike train over the inputs (T <= 64; bit t of word c = input c at step t):
+    /// y[t * rows + r] = W s_t + bias. When the kernels' dispatcher prefers it
+    /// (SpikeMatvec::prefers_temporal at this density and T: the weights are fetched once for all
+    /// steps), the whole train goes to accumulate_steps (the temporal-parallel kernel) and the
+    /// scales are applied per step; otherwise T forward_words calls, each step's spike words
+    /// extracted into `step_words` (spike_words_per_step(cols) words). Either way every step's
+    /// outputs equal forward_words on that step, bit for bit (the same integer sums).
+    /// `scratch`: steps_scratch_size(T) int32.
+    template <Numeric V>
+    Status forward_steps(SpikeTrainView<SpikeLayout::temporal> spikes, std::span<V> y, std::span<std::int32_t> scratch,
+                         std::span<std::uint64_t> step_words, OpCounts* counts = nullptr) const noexcept {
+        if (mv_ == nullptr) return Status::invalid_argument;
+        const std::size_t rows = w_.rows(), cols = w_.cols(), T = spikes.steps();
+        if (spikes.neurons() != cols || T == 0) return Status::bad_shape;
+        if (spikes.check() != Status::ok) return Status::corrupt_data;
+        if (y.size() < T * rows || scratch.size() < steps_scratch_size(T) || step_words.size() < spike_words_per_step(cols))
+            return Status::buffer_too_small;
+        if constexpr (FixedPoint<V>) {
+            if (w_.scale_format() == ScaleFormat::float32 && m_.empty()) return Status::invalid_argument;
+        }
+        const std::uint64_t* tw = spikes.words().data();
+        const double density = static_cast<double>(spikes.count()) / (static_cast<double>(cols) * static_cast<double>(T));
+        if (!mv_->prefers_temporal(density, T)) {
+            const auto words = step_words.first(spike_words_per_step(cols));
+            for (std::size_t t = 0; t < T; ++t) {
+                for (auto& wd : words) wd = 0;
+                for (std::size_t c = 0; c < cols; ++c) words[c / 64] |= ((tw[c] >> t) & 1u) << (c % 64);
+                if (const Status st = forward_words<V>(words, y.subspan(t * rows, rows), scratch.first(kernel_scratch_size()), counts);
+                    st != Status::ok)
+                    return st;
+            }
+            return Status::ok;
+        }
+        const std::size_t groups = w_.layout().groups_per_row(cols);
+        const std::size_t G = w_.layout().granularity == Granularity::per_group ? w_.layout().group_size : cols;
+        const std::size_t per_step = groups * rows;
+        auto info = mv_->accumulate_steps(spikes, scratch.first(T * per_step));
+        if (!info) return info.status();
+        // Spikes per (step, group), after the sums: scratch[T * per_step + t * groups + g].
+        std::int32_t* active = scratch.data() + T * per_step;
+        for (std::size_t i = 0; i < T * groups; ++i) active[i] = 0;
+        for (std::size_t c = 0; c < cols; ++c)
+            for (std::uint64_t bits = tw[c]; bits != 0; bits &= bits - 1)
+                ++active[static_cast<std::size_t>(std::countr_zero(bits)) * groups + c / G];
+        for (std::size_t t = 0; t < T; ++t) {
+            const std::int32_t* acc = scratch.data() + t * per_step;
+            const std::int32_t* act = active + t * groups;
+            V* yt = y.data() + t * rows;
+            if constexpr (FloatingNumber<V>) {
+                for (std::size_t r = 0; r < rows; ++r) yt[r] = b_.empty() ? V{0} : static_cast<V>(b_[r]);
+                for (std::size_t g = 0; g < groups; ++g) add_group_float(g, acc + g * rows, static_cast<std::int64_t>(act[g]), yt);
+            } else {
+                for (std::size_t r = 0; r < rows; ++r)
+                    yt[r] = output<V>(r, [&](auto&& flush) {
+                        for (std::size_t g = 0; g < groups; ++g) flush(w_.scale_index(r, g * G), acc[g * rows + r], act[g]);
+                    });
+            }
+        }
+        count(counts, info->spikes);
+        return Status::ok;
     }
 
 private:
