@@ -1065,6 +1065,18 @@ int cmd_run(const std::string& model_arg, const std::string& prompt, const std::
 
 // ---- quantize --------------------------------------------------------------------------------
 
+/// The .qslm of `model` with every matrix replaced by `tensors` (matrices() order); also its
+/// fp32 size and searched-weight count for the summary.
+template <class Model>
+qslm::io::QslmModel to_qslm_of(const Model& model, const std::vector<qslm::AnyPackedTensor>& tensors, std::size_t& fp32,
+                               std::size_t& searched) {
+    std::vector<const qslm::AnyPackedTensor*> ptrs;
+    for (const auto& t : tensors) ptrs.push_back(&t);
+    fp32 = float_bytes(model);
+    searched = total_matrix_weights(model);
+    return model.to_qslm(ptrs);
+}
+
 /// Options of `qslm quantize`: every weight matrix at one width, no search.
 struct QuantizeArgs {
     std::string model = "bundled";
@@ -1098,11 +1110,7 @@ int cmd_quantize(const QuantizeArgs& a) {
                 qslm::AnyPackedTensor::quantize(a.bits, model.matrix_weights(m), info.rows, info.cols, spec), info.name));
             packed_bytes += tensors.back().bytes();
         }
-        std::vector<const qslm::AnyPackedTensor*> ptrs;
-        for (const auto& t : tensors) ptrs.push_back(&t);
-        q = model.to_qslm(ptrs);
-        fp32 = float_bytes(model);
-        searched = total_matrix_weights(model);
+        q = to_qslm_of(model, tensors, fp32, searched);
     } else {
         const auto model = load_spikegpt(a.model, qslm::models::WeightForm::float32);
         std::optional<qslm::quant::CalibrationSet> calibration;
@@ -1122,11 +1130,7 @@ int cmd_quantize(const QuantizeArgs& a) {
                 tensors.push_back(rounder.quantize(m, a.bits, spec));
             packed_bytes += tensors.back().bytes();
         }
-        std::vector<const qslm::AnyPackedTensor*> ptrs;
-        for (const auto& t : tensors) ptrs.push_back(&t);
-        q = model.to_qslm(ptrs);
-        fp32 = float_bytes(model);
-        searched = total_matrix_weights(model);
+        q = to_qslm_of(model, tensors, fp32, searched);
     }
     qslm::io::save_qslm(a.out, q);
     const std::size_t file_bytes = static_cast<std::size_t>(fs::file_size(a.out));

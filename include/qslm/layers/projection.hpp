@@ -13,6 +13,7 @@
 // block scales) is a caller byte span of at least packed_scratch_bytes(batch).
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 #include "qslm/core/result.hpp"
@@ -48,6 +49,16 @@ inline Status project(const Projection& w, std::size_t rows, std::size_t cols, c
     if (w.packed != nullptr) return w.packed->gemv(x, batch, y, scratch);
     detail::matmul(w.dense.data(), rows, cols, x, batch, y);
     return Status::ok;
+}
+
+/// The kernel's part of a float scratch span (what follows a layer's float scratch), from a
+/// 64-byte boundary on: the GEMV's int8 activations are read with aligned vector loads.
+inline std::span<std::byte> kernel_scratch(std::span<float> rest) noexcept {
+    if (rest.empty()) return {};
+    auto* p = reinterpret_cast<std::byte*>(rest.data());
+    const std::size_t skip = (64 - reinterpret_cast<std::uintptr_t>(p) % 64) % 64;
+    const std::size_t bytes = rest.size() * sizeof(float);
+    return skip >= bytes ? std::span<std::byte>{} : std::span<std::byte>(p + skip, bytes - skip);
 }
 
 /// Reads row r of an embedding table that is not stored as floats (a packed tensor kept by

@@ -210,7 +210,7 @@ public:
         const std::size_t C = w_.n_embd, H = w_.ffn_hidden, S = state_floats(C);
         if (batch == 0 || x.size() != batch * C) return Status::bad_shape;
         if (state.size() < batch * S || scratch.size() < scratch_floats(batch)) return Status::buffer_too_small;
-        const std::span<std::byte> kernel_scratch = packed_scratch(scratch.subspan(scratch_floats(C, H, batch)));
+        const std::span<std::byte> gemv_scratch = kernel_scratch(scratch.subspan(scratch_floats(C, H, batch)));
         float* xa = scratch.data();
         float* xk = xa + batch * C;
         float* xv = xk + batch * C;
@@ -241,9 +241,9 @@ public:
             options_.observer.observe(options_.observer_first_id + 1, {xv, batch * C});
             options_.observer.observe(options_.observer_first_id + 2, {xr, batch * C});
         }
-        if (const Status st = project(w_.att_key_projection(), C, C, xk, batch, k, kernel_scratch); st != Status::ok) return st;
-        if (const Status st = project(w_.att_value_projection(), C, C, xv, batch, v, kernel_scratch); st != Status::ok) return st;
-        if (const Status st = project(w_.att_receptance_projection(), C, C, xr, batch, r, kernel_scratch); st != Status::ok) return st;
+        if (const Status st = project(w_.att_key_projection(), C, C, xk, batch, k, gemv_scratch); st != Status::ok) return st;
+        if (const Status st = project(w_.att_value_projection(), C, C, xv, batch, v, gemv_scratch); st != Status::ok) return st;
+        if (const Status st = project(w_.att_receptance_projection(), C, C, xr, batch, r, gemv_scratch); st != Status::ok) return st;
         for (std::size_t i = 0; i < C; ++i) w_decay[i] = -std::exp(w_.att_time_decay[i]);
         for (std::size_t b = 0; b < batch; ++b) {
             float* aa = state.data() + b * S + C;
@@ -255,7 +255,7 @@ public:
             }
         }
         if (options_.observer) options_.observer.observe(options_.observer_first_id + 3, {y, batch * C});
-        if (const Status st = project(w_.att_output_projection(), C, C, y, batch, k, kernel_scratch); st != Status::ok) return st;  // k: LIF1 input
+        if (const Status st = project(w_.att_output_projection(), C, C, y, batch, k, gemv_scratch); st != Status::ok) return st;  // k: LIF1 input
         std::uint64_t fired = lif_into_residual(k, x.data(), state, batch, 5 * C);
 
         // ---- channel mix ----------------------------------------------------------------
@@ -269,7 +269,7 @@ public:
                 prev[i] = xa[j];
             }
         }
-        if (const Status st = project(w_.ffn_key_projection(), H, C, xk, batch, hidden, kernel_scratch); st != Status::ok) return st;
+        if (const Status st = project(w_.ffn_key_projection(), H, C, xk, batch, hidden, gemv_scratch); st != Status::ok) return st;
         for (std::size_t j = 0; j < batch * H; ++j) {
             const float h = hidden[j] > 0.0f ? hidden[j] : 0.0f;
             hidden[j] = h * h;
@@ -279,8 +279,8 @@ public:
             options_.observer.observe(options_.observer_first_id + 5, {xr, batch * C});
             options_.observer.observe(options_.observer_first_id + 6, {hidden, batch * H});
         }
-        if (const Status st = project(w_.ffn_receptance_projection(), C, C, xr, batch, r, kernel_scratch); st != Status::ok) return st;
-        if (const Status st = project(w_.ffn_value_projection(), C, H, hidden, batch, v, kernel_scratch); st != Status::ok) return st;
+        if (const Status st = project(w_.ffn_receptance_projection(), C, C, xr, batch, r, gemv_scratch); st != Status::ok) return st;
+        if (const Status st = project(w_.ffn_value_projection(), C, H, hidden, batch, v, gemv_scratch); st != Status::ok) return st;
         for (std::size_t j = 0; j < batch * C; ++j) k[j] = sigmoid(r[j]) * (v[j] * output_scale_);
         fired += lif_into_residual(k, x.data(), state, batch, 6 * C);
         if (halve_after_)
@@ -336,15 +336,6 @@ public:
     }
 
 private:
-    // The kernel's part of the caller's scratch, from a 64-byte boundary on.
-    static std::span<std::byte> packed_scratch(std::span<float> rest) noexcept {
-        if (rest.empty()) return {};
-        auto* p = reinterpret_cast<std::byte*>(rest.data());
-        const std::size_t skip = (64 - reinterpret_cast<std::uintptr_t>(p) % 64) % 64;
-        const std::size_t bytes = rest.size() * sizeof(float);
-        return skip >= bytes ? std::span<std::byte>{} : std::span<std::byte>(p + skip, bytes - skip);
-    }
-
     // LIF over the block's input `in` (batch * C), membranes at state offset `offset`; spikes
     // added to the residual stream. Returns the number of spikes.
     std::uint64_t lif_into_residual(const float* in, float* x, std::span<float> state, std::size_t batch,

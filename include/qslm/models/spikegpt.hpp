@@ -201,7 +201,7 @@ public:
         if (options_.observer) options_.observer.observe(1 + 7 * n_layer(), normed.first(B * C));
         // The head's kernel scratch: the block scratch is free again here.
         if (const Status s = layers::project(w_.head_projection(), V, C, normed.data(), B, logits.data(),
-                                             kernel_scratch(block_scratch.subspan(layers::SpikeGptBlock::scratch_floats(C, w_.ffn_hidden, B))));
+                                             layers::kernel_scratch(block_scratch.subspan(layers::SpikeGptBlock::scratch_floats(C, w_.ffn_hidden, B))));
             s != Status::ok)
             return s;
         if (counts != nullptr) {
@@ -213,13 +213,6 @@ public:
     }
 
 private:
-    static std::span<std::byte> kernel_scratch(std::span<float> rest) noexcept {
-        if (rest.empty()) return {};
-        auto* p = reinterpret_cast<std::byte*>(rest.data());
-        const std::size_t skip = (64 - reinterpret_cast<std::uintptr_t>(p) % 64) % 64;
-        const std::size_t bytes = rest.size() * sizeof(float);
-        return skip >= bytes ? std::span<std::byte>{} : std::span<std::byte>(p + skip, bytes - skip);
-    }
     static layers::SpikeGptOptions block_options(const SpikeGptOptions& o, std::size_t layer) noexcept {
         layers::SpikeGptOptions b;
         b.lif = o.lif;
