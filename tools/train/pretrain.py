@@ -16,6 +16,29 @@ Data (written by `wikidata.py prepare`, see there for the normalisation):
     is a candidate too);
   * score:        WikiText-2 test.txt, read only to score the exported file.
 
+Continuing a shipped model (--init-from) on more data than one device call can carry: the
+working tree that travels to the GPU machine is limited (64 MiB with the tracked files, about 37
+MB of which are models), so about two xz shards fit beside the WikiText-2 files. `--prep` takes
+several prepared folders and trains on the train.bin of those that exist, so a second call can
+bring shards 2-3 while shards 0-1, prepared by the first call, are still on the (warm) machine;
+`--require-ckpt` makes such a continuation call stop at once when the machine was not warm (its
+checkpoint is gone). `--bench-batches` measures the training throughput at a few batch sizes
+before a fresh schedule and trains with the fastest (bench_batch). train.json records which
+shards fed which steps. Sketch of such a run (two calls of about 9 minutes, same arguments):
+
+    call 1 (carry .traindata/c1 = wikipedia/{train-00,train-01,valid}.txt.xz, wikitext-2/,
+            vocab.txt):
+      wikidata.py prepare --data-dir .traindata/c1 --out .traindata/prep1 --shards 0,1 \
+          --vocab .traindata/c1/vocab.txt
+      pretrain.py run --prep .traindata/prep1 --data-dir .traindata/c1 --ckpt-dir .traindata/ckpt \
+          --model spikegpt-wiki:6x288 --init-from models/spikegpt-wiki.safetensors \
+          --bench-batches 128,256,512 --lr-max 2e-3 --lr-final 2e-5 --warmup 200 \
+          --pretrain-min 14 --stop-after-min 7.9 --ft-steps 300 --ft-batch-size 128 --ckpt-to-out
+    call 2 (carry .traindata/c2 = shards 2,3 and the same small files), at once after call 1:
+      wikidata.py prepare ... --out .traindata/prep2 --shards 2,3
+      pretrain.py run --prep .traindata/prep1,.traindata/prep2 --require-ckpt --out $OUT \
+          (otherwise the same arguments) --stop-after-min 8.8
+
 Resumable: `run` saves a checkpoint (model, optimizer, data RNG, step, log) every
 --ckpt-every-min minutes and when --stop-after-min of wall clock is used up, and exits; the
 same command line continues from it. The pre-training step count is fixed once, from the
@@ -78,6 +101,19 @@ class Trainer:
         self.ft_time = 0.0
         self.last_loss = None
         self.n_params = count_params(self.model)
+        self.batch_size = a.batch_size      # pre-training batch (may be chosen by --bench)
+        self.lr_peak = a.lr
+        self.init = "reference_init"
+        self.data_log = []         # one entry per call: which training data from which step
+        if a.init_from:
+            init, _ = sg.load_model(a.init_from.replace("{name}", name), dtype=torch.float32)
+            if init.cfg.to_dict() != self.cfg.to_dict():
+                raise SystemExit("--init-from %s: config %s differs from %s" % (
+                    a.init_from, init.cfg.to_dict(), self.cfg.to_dict()))
+            self.model.load_state_dict(init.state_dict())
+            self.model.to(device)
+            self.init = "warm start from the weights of %s" % os.path.basename(
+                a.init_from.replace("{name}", name))
 
     # -- checkpoints ---------------------------------------------------------------------------
     def state(self):
@@ -85,7 +121,8 @@ class Trainer:
                 "opt": self.opt.state_dict(), "gen": self.gen.get_state(), "phase": self.phase,
                 "step": self.step, "total": self.total, "ft_step": self.ft_step,
                 "log": self.log, "best": self.best, "pretrain_time": self.pretrain_time,
-                "ft_time": self.ft_time}
+                "ft_time": self.ft_time, "batch_size": self.batch_size, "lr_peak": self.lr_peak,
+                "init": self.init, "data_log": self.data_log}
 
     def load(self, st):
         self.model.load_state_dict(st["model"])
@@ -95,22 +132,26 @@ class Trainer:
         for k in ("phase", "step", "total", "ft_step", "log", "best", "pretrain_time",
                   "ft_time"):
             setattr(self, k, st[k])
+        for k in ("batch_size", "lr_peak", "init", "data_log"):  # absent in older checkpoints
+            if k in st:
+                setattr(self, k, st[k])
 
     # -- schedule ------------------------------------------------------------------------------
     def lr(self):
         a = self.a
         if self.phase == "pretrain":
             if self.step < a.warmup:
-                return a.lr * (self.step + 1) / a.warmup
+                return self.lr_peak * (self.step + 1) / a.warmup
             total = self.total or 10 ** 9
             p = min(1.0, (self.step - a.warmup) / max(1, total - a.warmup))
-            return a.lr_final + 0.5 * (a.lr - a.lr_final) * (1 + math.cos(math.pi * p))
+            return a.lr_final + 0.5 * (self.lr_peak - a.lr_final) * (1 + math.cos(math.pi * p))
         p = self.ft_step / max(1, a.ft_steps)
         return a.ft_lr * 0.5 * (1 + math.cos(math.pi * p))
 
     # -- one optimisation step (queued on this model's stream) --------------------------------
     def train_step(self, data, wt2=None):
-        a, T, B = self.a, self.cfg.ctx_len, self.a.batch_size
+        a, T = self.a, self.cfg.ctx_len
+        B = self.batch_size if wt2 is None else (a.ft_batch_size or self.batch_size)
         n_wt2 = 0 if wt2 is None else int(round(B * a.ft_wiki_fraction_inv))
         rows = []
         for src, n in ((data, B - n_wt2), (wt2, n_wt2)):
@@ -166,20 +207,31 @@ def export(t, a, test, hold, wiki_valid, device, out_dir):
     if t.best is not None and t.best[1] is not None:
         model.load_state_dict(t.best[1])
     path = os.path.join(out_dir, t.name + ".safetensors")
-    prep = json.load(open(os.path.join(a.prep, "prep.json")))
+    prep = json.load(open(os.path.join(a.prep_dirs[-1], "prep.json")))
+    ft_batch = a.ft_batch_size or t.batch_size
+    if t.data_log:
+        parts = ["steps %d-%d: %s (%d bytes)" % (
+            d["from_step"], (t.data_log[i + 1]["from_step"] if i + 1 < len(t.data_log)
+                             else t.total), d["data"], d["bytes"])
+            for i, d in enumerate(t.data_log)]
+        data_desc = ("Wikipedia train shards of ../shared/data/wikipedia, normalised to "
+                     "WikiText's format by tools/train/wikidata.py; " + "; ".join(parts))
+    else:
+        data_desc = ("Wikipedia train shards %s (../shared/data/wikipedia), normalised to "
+                     "WikiText's format by tools/train/wikidata.py, %d bytes" % (
+                         ",".join(str(x["shard"]) for x in prep["shards"]),
+                         sum(x["normalised_bytes"] for x in prep["shards"])))
     hyper = {
-        "seed": a.seed, "ctx_len": t.cfg.ctx_len, "batch_size": a.batch_size,
-        "pretrain": {"data": "Wikipedia train shards 0-2 (../shared/data/wikipedia), normalised "
-                             "to WikiText's format by tools/train/wikidata.py, %d bytes"
-                             % sum(s["normalised_bytes"] for s in prep["shards"]),
-                     "steps": t.total, "tokens": t.total * a.batch_size * t.cfg.ctx_len,
-                     "lr": a.lr, "lr_final": a.lr_final, "warmup": a.warmup,
+        "seed": a.seed, "ctx_len": t.cfg.ctx_len, "batch_size": t.batch_size,
+        "pretrain": {"data": data_desc,
+                     "steps": t.total, "tokens": t.total * t.batch_size * t.cfg.ctx_len,
+                     "lr": t.lr_peak, "lr_final": a.lr_final, "warmup": a.warmup,
                      "time_s": round(t.pretrain_time, 1), "budget_min": a.pretrain_min},
         "finetune": {"data": "WikiText-2 valid.txt bytes [0, %d) mixed with Wikipedia "
                              "(%.0f %% of each batch from WikiText-2)"
                              % (prep["wt2_valid"]["ft"][1], 100 * a.ft_wiki_fraction_inv),
-                     "steps": a.ft_steps, "lr": a.ft_lr, "eval_every": a.ft_eval_every,
-                     "time_s": round(t.ft_time, 1)},
+                     "steps": a.ft_steps, "batch_size": ft_batch, "lr": a.ft_lr,
+                     "eval_every": a.ft_eval_every, "time_s": round(t.ft_time, 1)},
         "selection": "lowest bpc on WikiText-2 valid.txt bytes [%d, %d) (hold-out, never "
                      "trained on) among the fine-tuning checkpoints and the pre-trained model; "
                      "kept: %s" % (prep["wt2_valid"]["holdout"][0],
@@ -188,8 +240,10 @@ def export(t, a, test, hold, wiki_valid, device, out_dir):
         "optimizer": "Adam(0.9,0.99,eps=1e-8), no weight decay", "grad_clip": a.grad_clip,
         "dropout": 0.0, "precision": "bf16 autocast matmuls, fp32 WKV/LIF/LayerNorm",
         "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
-        "torch": torch.__version__, "init": "reference_init",
+        "torch": torch.__version__, "init": t.init,
     }
+    if a.notes:
+        hyper["notes"] = a.notes
     sg.export_model(model, path, {"train": hyper}, dtype=torch.float16)
     shipped, _ = sg.load_model(path, dtype=torch.float32, device=device)
     test_bpc, n_bytes = sg.evaluate_bpc(shipped, test, streams=64, chunk=1024, device=device)
@@ -209,6 +263,56 @@ def export(t, a, test, hold, wiki_valid, device, out_dir):
                 "param_count": t.n_params, "file_bytes": os.path.getsize(path)}, indent=1)
 
 
+def bench_batch(trainers, data, a, device, steps=6):
+    """Measures training throughput (bytes/s) at each --bench-batches size on a throw-away copy
+    of each model and sets every trainer's batch size to the fastest one (the smallest within
+    8 % of the fastest), with the peak learning rate scaled by sqrt(batch / --batch-size),
+    capped at --lr-max. Why measure: the recurrent kernels run one thread per (sequence,
+    channel) and walk the tokens in order, so a step's time grows less than linearly with the
+    batch until the GPU is full; where it stops paying depends on the card and the width."""
+    sizes = [int(b) for b in a.bench_batches.split(",")]
+    rate = {}
+    for B in sizes:
+        copies = []
+        for t in trainers:
+            c = copy.copy(t)
+            c.model = copy.deepcopy(t.model)
+            c.opt = torch.optim.Adam(c.model.parameters(), lr=1e-6)
+            c.gen = torch.Generator().manual_seed(0)
+            c.batch_size = B
+            copies.append(c)
+        try:
+            for i in range(steps + 2):
+                if i == 2:
+                    if device == "cuda":
+                        torch.cuda.synchronize()
+                    t0 = time.time()
+                for c in copies:
+                    ctx = torch.cuda.stream(c.stream) if c.stream is not None else _Null()
+                    with ctx:
+                        c.train_step(data)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            dt = (time.time() - t0) / steps
+            rate[B] = B * a.ctx_len / dt
+            print("[bench] batch %d: %.1f ms per iteration, %.0f k bytes/s (per model)" % (
+                B, dt * 1e3, rate[B] / 1e3), flush=True)
+        except RuntimeError as e:  # torch.cuda.OutOfMemoryError is a RuntimeError
+            if "out of memory" not in str(e):
+                raise
+            print("[bench] batch %d: out of memory" % B, flush=True)
+        del copies
+        if device == "cuda":
+            torch.cuda.empty_cache()
+    best = max(rate.values())
+    B = min(b for b in rate if rate[b] >= 0.92 * best)
+    lr = min(a.lr_max, a.lr * math.sqrt(B / a.batch_size))
+    print("[bench] chosen batch %d, peak lr %.2e" % (B, lr), flush=True)
+    for t in trainers:
+        t.batch_size = B
+        t.lr_peak = lr
+
+
 def cmd_run(a):
     t_start = time.time()
     seed_everything(a.seed)
@@ -218,20 +322,34 @@ def cmd_run(a):
         if kernels.cuda_ext() is None or not kernels.self_test_cuda(verbose=True):
             raise SystemExit("CUDA kernels unavailable or wrong")
     a.ft_wiki_fraction_inv = 1.0 - a.ft_wiki_fraction
-    raw = read_bytes(os.path.join(a.prep, "train.bin"))
+    # --prep A,B,...: the training data is the concatenation of the train.bin files of those
+    # folders that exist (a call may bring only some shards); the evaluation texts come from the
+    # last one (every prepare writes the same WikiText-2 slices and Wikipedia valid file).
+    a.prep_dirs = [d for d in a.prep.split(",") if os.path.exists(os.path.join(d, "prep.json"))]
+    if not a.prep_dirs:
+        raise SystemExit("no prepared data in %s" % a.prep)
+    shards, raws = [], []
+    for d in a.prep_dirs:
+        raws.append(read_bytes(os.path.join(d, "train.bin")))
+        shards += [x["shard"] for x in json.load(open(os.path.join(d, "prep.json")))["shards"]]
+    raw = b"".join(raws)
+    del raws
     if a.max_train_bytes:
         raw = raw[:a.max_train_bytes]
     data = torch.frombuffer(bytearray(raw), dtype=torch.uint8).long()
+    data_desc = "shards %s" % ",".join(str(x) for x in shards)
     del raw
-    wt2_ft = torch.frombuffer(bytearray(read_bytes(os.path.join(a.prep, "wt2-valid-ft.txt"))),
+    ev_dir = a.prep_dirs[-1]
+    wt2_ft = torch.frombuffer(bytearray(read_bytes(os.path.join(ev_dir, "wt2-valid-ft.txt"))),
                               dtype=torch.uint8).long()
-    hold = read_bytes(os.path.join(a.prep, "wt2-valid-holdout.txt"))
-    wiki_valid = read_bytes(os.path.join(a.prep, "wiki-valid.txt"))
+    hold = read_bytes(os.path.join(ev_dir, "wt2-valid-holdout.txt"))
+    wiki_valid = read_bytes(os.path.join(ev_dir, "wiki-valid.txt"))
     test = read_bytes(os.path.join(a.data_dir, "wikitext-2", "test.txt"))
     if a.max_eval_bytes:
         hold, wiki_valid, test = (x[:a.max_eval_bytes] for x in (hold, wiki_valid, test))
-    print("[run] train %d bytes, wt2-ft %d, holdout %d, wiki-valid %d, test %d" % (
-        len(data), len(wt2_ft), len(hold), len(wiki_valid), len(test)), flush=True)
+    print("[run] train %d bytes (%s from %s), wt2-ft %d, holdout %d, wiki-valid %d, test %d" % (
+        len(data), data_desc, ",".join(a.prep_dirs), len(wt2_ft), len(hold), len(wiki_valid),
+        len(test)), flush=True)
 
     trainers = []
     for i, m in enumerate(a.model):
@@ -258,6 +376,16 @@ def cmd_run(a):
         print("[%s] %d params (%.2f M), %s, phase %s step %d/%s" % (
             t.name, t.n_params, t.n_params / 1e6, json.dumps(t.cfg.to_dict()), t.phase, t.step,
             t.total), flush=True)
+
+    if a.require_ckpt and not os.path.exists(ckpt):
+        raise SystemExit("--require-ckpt: no checkpoint %s (machine not warm?)" % ckpt)
+    if a.bench_batches and all(t.total is None for t in trainers):
+        bench_batch(trainers, data, a, device)
+    for t in trainers:
+        if t.phase == "pretrain":
+            if t.data_log and t.data_log[-1]["from_step"] == t.step:
+                t.data_log.pop()
+            t.data_log.append({"from_step": t.step, "data": data_desc, "bytes": len(data)})
 
     out_ckpt = os.environ.get("OUT") if a.ckpt_to_out else None
     last_ckpt = time.time()
@@ -425,7 +553,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="pre-train, fine-tune, export (resumable)")
-    r.add_argument("--prep", required=True, help="folder written by wikidata.py prepare")
+    r.add_argument("--prep", required=True,
+                   help="folder(s) written by wikidata.py prepare, comma-separated; the "
+                        "training data is their train.bin files together (missing ones skipped)")
     r.add_argument("--data-dir", required=True, help="folder with wikitext-2/test.txt")
     r.add_argument("--out", default="models")
     r.add_argument("--ckpt-dir", required=True)
@@ -455,6 +585,19 @@ def main(argv=None):
     r.add_argument("--ckpt-every-min", type=float, default=2.0)
     r.add_argument("--max-train-bytes", type=int, default=0, help="(dry runs) cut train.bin")
     r.add_argument("--max-eval-bytes", type=int, default=0, help="(dry runs) cut eval texts")
+    r.add_argument("--init-from", default=None,
+                   help="start from the weights of this exported model ({name} = model name) "
+                        "instead of reference_init (same config required)")
+    r.add_argument("--bench-batches", default="",
+                   help="e.g. 128,256,512: time these batch sizes first and train with the "
+                        "fastest (see bench_batch); only when starting a fresh schedule")
+    r.add_argument("--lr-max", type=float, default=2.5e-3,
+                   help="cap of the batch-scaled peak learning rate (--bench-batches)")
+    r.add_argument("--ft-batch-size", type=int, default=0,
+                   help="fine-tuning batch size (0 = the pre-training batch size)")
+    r.add_argument("--require-ckpt", action="store_true",
+                   help="exit at once unless --ckpt-dir holds a checkpoint (continuation calls)")
+    r.add_argument("--notes", default="", help="free text recorded in train.json")
     r.add_argument("--seed", type=int, default=1234)
     r.add_argument("--device", default="auto")
     c = sub.add_parser("score", help="record qslm-eval-protocol test scores in a model file")
