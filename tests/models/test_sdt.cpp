@@ -109,7 +109,8 @@ TEST_CASE("the SDT encoder's column (event-driven) linears give the row walk's l
     }
     // Transposed weights of the wrong size are refused.
     const auto model = models::SdtModel::from_checkpoint(qslm_test::random_sdt(1, 16, 30, 8, 9));
-    models::SdtWeights w = model.instance().encoder().weights();
+    const auto instance = model.instance();  // owns the block weights that `w` views
+    models::SdtWeights w = instance.encoder().weights();
     std::vector<models::SdtBlockWeights> blocks(w.blocks.begin(), w.blocks.end());
     blocks[0].fc1_columns = blocks[0].fc1_columns.first(10);
     w.blocks = blocks;
