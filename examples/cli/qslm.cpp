@@ -1,7 +1,7 @@
 // qslm — the command-line face of the library.
 //
 //   qslm info   MODEL [--target NAME] [--json]
-//   qslm eval   MODEL [--data FILE | --data-free] [--uniform-bits B [--group G]] [--json]
+//   qslm eval   MODEL [--data FILE | --data-free [--sample-from FLOAT_MODEL]] [--uniform-bits B [--group G]] [--json]
 //   qslm search MODEL (--max-bytes N | --max-bits-per-weight B | --target NAME)
 //                     (--max-ppl X | --max-drop P%) (--data FILE | --data-free) --out DIR
 //   qslm run    MODEL (--prompt TEXT | --tokens 3,17,5) [--dump-logits FILE.json] [-n N]
@@ -14,7 +14,8 @@
 // them (eval --uniform-bits, search, quantize read their float values).
 //
 // MODEL is a SpikeGPT checkpoint (.safetensors with the reference names) or a .qslm file;
-// `bundled` names models/spikegpt.safetensors. Errors are one sentence on stderr and exit
+// `bundled` names models/spikegpt.safetensors, `bundled-wiki` / `bundled-wiki-small` the
+// Wikipedia-pre-trained models/spikegpt-wiki{,-small}.safetensors. Errors are one sentence on stderr and exit
 // status 2 (usage) or 1 (everything else).
 //
 // eval and search also take a spike-driven transformer classifier (models/sdt-sst2.safetensors,
@@ -89,6 +90,8 @@ extern "C" void on_sigint(int) { g_cancel.store(true); }
 std::string resolve_model_path(const std::string& arg) {
     if (arg == "bundled") return std::string(QSLM_SOURCE_DIR) + "/models/spikegpt.safetensors";
     if (arg == "bundled-sdt") return std::string(QSLM_SOURCE_DIR) + "/models/sdt-sst2.safetensors";
+    if (arg == "bundled-wiki") return std::string(QSLM_SOURCE_DIR) + "/models/spikegpt-wiki.safetensors";
+    if (arg == "bundled-wiki-small") return std::string(QSLM_SOURCE_DIR) + "/models/spikegpt-wiki-small.safetensors";
     return arg;
 }
 
@@ -148,6 +151,13 @@ struct DataOptions {
     // Classifiers only (search): what the search scores candidates on; --data is the
     // verification set.
     std::string calibration_data;          ///< labelled TSV; empty = a slice of --data
+    // Language models only (search): the text the search verifies on and reports, when it must
+    // not be the text it calibrates on (--data). Empty = the start of --data, as before.
+    std::string verify_data;
+    // Language models only (eval, data-free): the float model whose samples are the text. A .qslm
+    // holds only the quantized model, and text sampled from it favours it (it scores its own
+    // samples), so data-free eval of a .qslm needs the float model it came from.
+    std::string sample_from;
     std::size_t calibration_examples = 1000;  ///< examples taken from it, evenly spread (0 = all)
 };
 
@@ -170,7 +180,9 @@ double bytes_per_word_of(const std::vector<std::vector<int>>& seqs) {
     return words == 0 ? 1.0 : static_cast<double>(text.size()) / static_cast<double>(words);
 }
 
-LmData make_lm_data(const qslm::models::SpikeGptModel& model, const DataOptions& o) {
+/// `sampler_model`: the model data-free text is sampled from (default: `model` itself).
+LmData make_lm_data(const qslm::models::SpikeGptModel& model, const DataOptions& o,
+                    const qslm::models::SpikeGptModel* sampler_model = nullptr) {
     LmData d;
     if (!o.data.empty()) {
         const std::string raw = qslm::eval::read_text_file(o.data);
@@ -188,18 +200,36 @@ LmData make_lm_data(const qslm::models::SpikeGptModel& model, const DataOptions&
         d.rounding_fit = tokens.size() - fit_start >= 2
                              ? qslm::eval::split_sequences(std::span<const int>(tokens).subspan(fit_start), o.length, o.calibration)
                              : d.calibration;  // text too short for a disjoint slice
+        if (!o.verify_data.empty()) {
+            // Verification (and the reported perplexity) on a separate text, so that the
+            // setting is judged on bytes that neither ranked the candidates nor fitted the
+            // rounding. Its words-per-byte ratio is the one the perplexities are stated in.
+            const std::string vraw = qslm::eval::read_text_file(o.verify_data);
+            const std::string_view vtext = qslm::eval::strip_utf8_bom(vraw);
+            const std::vector<int> vtokens = qslm::eval::byte_tokens(vtext);
+            if (vtokens.size() < 2) qslm::fail(qslm::Status::invalid_argument, "--verify-data '" + o.verify_data + "' has fewer than 2 bytes");
+            const std::size_t vwords = qslm::eval::count_words(vtext);
+            d.bytes_per_word = vwords == 0 ? 1.0 : static_cast<double>(vtokens.size()) / static_cast<double>(vwords);
+            const std::size_t vfull = o.eval_tokens == 0 ? vtokens.size() : std::min(vtokens.size(), o.eval_tokens);
+            d.full = qslm::eval::split_sequences(std::span<const int>(vtokens).first(vfull), o.length);
+            d.description = "calibration " + o.data + " (" + std::to_string(std::min(tokens.size(), o.calibration * o.length)) +
+                            " of " + std::to_string(tokens.size()) + " bytes), verification " + o.verify_data + " (" +
+                            std::to_string(vfull) + " of " + std::to_string(vtokens.size()) + " bytes)";
+        }
         return d;
     }
     // Data-free: text sampled from the float model itself, with different seeds for the
     // calibration set and the (larger) verification set.
-    qslm::search::SpikeGptSampler sampler(model.instance());
+    qslm::search::SpikeGptSampler sampler((sampler_model != nullptr ? *sampler_model : model).instance());
     d.calibration = qslm::eval::sample_sequences(sampler, {.sequences = o.calibration, .length = o.length, .seed = o.seed});
     const std::size_t full_seqs = std::max<std::size_t>(1, (o.eval_tokens == 0 ? 16384 : o.eval_tokens) / o.length);
     d.full = qslm::eval::sample_sequences(sampler, {.sequences = full_seqs, .length = o.length, .seed = o.seed + 1000003});
     d.bytes_per_word = bytes_per_word_of(d.full);
     d.rounding_fit = qslm::eval::sample_sequences(sampler, {.sequences = o.calibration, .length = o.length, .seed = o.seed + 2000003});
     d.description = "data-free (" + std::to_string(o.calibration) + "+" + std::to_string(full_seqs) + " sequences of " +
-                    std::to_string(o.length) + " tokens sampled from the float model, seed " + std::to_string(o.seed) + ")";
+                    std::to_string(o.length) + " tokens sampled from " +
+                    (o.sample_from.empty() ? std::string("the float model") : resolve_model_path(o.sample_from)) + ", seed " +
+                    std::to_string(o.seed) + ")";
     return d;
 }
 
@@ -540,8 +570,11 @@ std::string arithmetic_of(const qslm::models::SpikeGptModel& model, bool quantiz
 
 int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, const std::string& granularity,
              const std::string& rounding, bool as_json, unsigned threads) {
-    if (model_kind(model_arg) == qslm::io::ModelKind::sdt)
+    if (model_kind(model_arg) == qslm::io::ModelKind::sdt) {
+        if (!data.sample_from.empty())
+            qslm::fail(qslm::Status::invalid_argument, "--sample-from is for language models: a classifier cannot sample its own inputs");
         return cmd_eval_sdt(model_arg, data, uniform_bits, granularity, rounding, as_json, threads);
+    }
     // A stored .qslm is scored as it runs (packed); re-quantizing needs its float values.
     const auto model = load_spikegpt(model_arg, uniform_bits != 0 ? qslm::models::WeightForm::float32
                                                                   : qslm::models::WeightForm::packed);
@@ -550,8 +583,28 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
         qslm::fail(qslm::Status::invalid_argument,
                    "--rounding " + rounding + " rounds weights while quantizing them; say to how many bits with "
                    "--uniform-bits B (1-8), e.g. --uniform-bits 4 --rounding " + rounding);
+    const bool stored_qslm = qslm::io::is_qslm_file(resolve_model_path(model_arg));
+    // Data-free text of a .qslm comes from the float model it was made from (--sample-from), so
+    // that it is scored on the text the search verified it on; sampled from itself, it would be
+    // judged on its own favourite continuations (a lower, meaningless perplexity).
+    std::optional<qslm::models::SpikeGptModel> sampler_model;
+    if (data.data.empty()) {
+        if (!data.sample_from.empty()) {
+            sampler_model.emplace(load_spikegpt(data.sample_from, qslm::models::WeightForm::float32));
+            if (sampler_model->vocab_size() != model.vocab_size())
+                qslm::fail(qslm::Status::invalid_argument, "--sample-from model has a vocabulary of " +
+                                                               std::to_string(sampler_model->vocab_size()) + ", the evaluated one " +
+                                                               std::to_string(model.vocab_size()));
+        } else if (stored_qslm) {
+            qslm::fail(qslm::Status::invalid_argument,
+                       "data-free evaluation of a .qslm needs the float model it was quantized from, whose samples are "
+                       "the text: pass --sample-from FLOAT_MODEL (e.g. bundled-wiki), or --data FILE");
+        }
+    } else if (!data.sample_from.empty()) {
+        qslm::fail(qslm::Status::invalid_argument, "--sample-from is for data-free evaluation; --data gives the text");
+    }
     const auto t0 = std::chrono::steady_clock::now();
-    const LmData d = make_lm_data(model, data);
+    const LmData d = make_lm_data(model, data, sampler_model ? &*sampler_model : nullptr);
     // GPTQ / adaptive rounding read each matrix's input statistics, gathered by a float
     // forward pass over the calibration sequences (not the evaluation set).
     std::optional<qslm::quant::CalibrationSet> calibration;
@@ -559,7 +612,6 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
         calibration.emplace(qslm::quant::calibrate_spikegpt(model, d.calibration));
     const qslm::search::SpikeGptRounding rounder(model, method, calibration ? &*calibration : nullptr, {}, threads);
     std::vector<qslm::AnyPackedTensor> quantized;
-    const bool stored_qslm = qslm::io::is_qslm_file(resolve_model_path(model_arg));
     std::size_t bytes = stored_qslm && uniform_bits == 0 ? stored_weight_bytes(resolve_model_path(model_arg)) : float_bytes(model);
     if (uniform_bits != 0) {
         const qslm::QuantSpec spec = parse_granularity(granularity);
@@ -660,15 +712,16 @@ bool show_progress(const SearchArgs& a) { return !a.quiet && !a.as_json && ::isa
 /// report.json and pareto.svg, each written atomically (a kill leaves the previous complete
 /// file or the new one, never a torn one); a failed write names the file and exits non-zero.
 /// Written after model.qslm, so a report never describes a model file that is not there yet; a
-/// model.qslm of an earlier run is removed when this one chose nothing.
+/// model.qslm of an earlier run is removed (after the new report says "nothing chosen") when
+/// this one chose nothing.
 void write_search_outputs(const std::string& out, const json& report, const qslm::search::SearchResult& result) {
     if (!result.log_repair.empty()) std::fprintf(stderr, "note: %s\n", result.log_repair.c_str());
+    qslm_cli::write_output(fs::path(out) / "report.json", report.dump(2) + "\n");
+    qslm_cli::write_output(fs::path(out) / "pareto.svg", qslm::search::pareto_svg(result));
     if (!result.chosen) {
         std::error_code ec;
         if (fs::is_regular_file(fs::path(out) / "model.qslm", ec)) fs::remove(fs::path(out) / "model.qslm", ec);
     }
-    qslm_cli::write_output(fs::path(out) / "report.json", report.dump(2) + "\n");
-    qslm_cli::write_output(fs::path(out) / "pareto.svg", qslm::search::pareto_svg(result));
 }
 
 /// One search with the policies as types. `Rounding`: LayerRounder for SpikeGPT (it asks
@@ -748,6 +801,9 @@ int cmd_search_sdt(const SearchArgs& a, std::chrono::steady_clock::time_point t0
     const std::string path = resolve_model_path(a.model);
     const auto model = qslm::models::SdtModel::load(path);
     CliGranularity::current = parse_granularity(a.granularity);
+    if (!a.data.verify_data.empty())
+        qslm::fail(qslm::Status::invalid_argument,
+                   "--verify-data is for language models; a classifier verifies on --data and calibrates on --calibration-data");
     if (qslm::quant::parse_rounding_method(a.rounding) != qslm::quant::RoundingMethod::nearest)
         qslm::fail(qslm::Status::invalid_argument, "--rounding " + a.rounding +
                                                        " needs per-layer input statistics, which are only gathered for "
@@ -852,6 +908,8 @@ int cmd_search(SearchArgs a) {
     if (!a.data.calibration_data.empty())
         qslm::fail(qslm::Status::invalid_argument,
                    "--calibration-data is for classifiers; a language model calibrates on the start of --data");
+    if (!a.data.verify_data.empty() && a.data.data.empty())
+        qslm::fail(qslm::Status::invalid_argument, "--verify-data needs --data (the text to calibrate on)");
     const auto model = load_spikegpt(a.model, qslm::models::WeightForm::float32);
     CliGranularity::current = parse_granularity(a.granularity);
     const auto method = qslm::quant::parse_rounding_method(a.rounding);
@@ -1311,6 +1369,8 @@ int main(int argc, char** argv) {
     eval->add_option("--rounding", eval_rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on the calibration sequences)")
         ->check(qslm_cli::one_of({"nearest", "gptq", "adaptive"}));
     eval->add_option("--threads", eval_threads, "threads (0 = all)")->check(qslm_cli::integer_in(0, 4096));
+    eval->add_option("--sample-from", eval_data.sample_from,
+                     "data-free: the float model whose samples are the text (needed for a .qslm; e.g. bundled-wiki)");
     embedding_option(eval);
     eval->add_flag("--json", as_json, "machine-readable output");
 
@@ -1334,6 +1394,10 @@ int main(int argc, char** argv) {
     search->add_option("--out", sa.out, "output folder (report.json, pareto.svg, model.qslm, evaluations.jsonl)");
     search->add_option("--calibration-data", sa.data.calibration_data,
                        "classifiers: labelled TSV the search scores candidates on (e.g. SST-2 train.tsv); default: a slice of --data")
+        ->check(qslm_cli::regular_file());
+    search->add_option("--verify-data", sa.data.verify_data,
+                       "language models: text the search verifies the chosen setting on and reports (e.g. a held-out "
+                       "slice of valid.txt); --data is then only calibrated on. Default: the start of --data")
         ->check(qslm_cli::regular_file());
     search->add_option("--calibration-examples", sa.data.calibration_examples,
                        "classifiers: sentences taken from the calibration set, evenly spread (0 = all)")
@@ -1375,23 +1439,23 @@ int main(int argc, char** argv) {
     auto* quant = app.add_subcommand("quantize", "quantize every weight matrix to one width (no search) and write a .qslm");
     QuantizeArgs qa;
     quant->add_option("model", qa.model, "model file, 'bundled' (SpikeGPT) or 'bundled-sdt' (SST-2 classifier)");
-    quant->add_option("--bits", qa.bits, "weight width")->required()->check(CLI::Range(1, 8));
-    quant->add_option("--granularity", qa.granularity, "tensor | channel | group:G");
+    quant->add_option("--bits", qa.bits, "weight width")->required()->check(qslm_cli::integer_in(1, 8));
+    quant->add_option("--granularity", qa.granularity, "tensor | channel | group:G")->check(qslm_cli::granularity());
     quant->add_option("--rounding", qa.rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on --data, or on text sampled from the model)")
-        ->check(CLI::IsMember({"nearest", "gptq", "adaptive"}));
-    quant->add_option("--data", qa.data.data, "calibration text for gptq / adaptive (byte tokens)")->check(CLI::ExistingFile);
-    quant->add_option("--calibration-seqs", qa.data.calibration, "calibration sequences")->check(CLI::Range(1, 100000));
-    quant->add_option("--seq-len", qa.data.length, "tokens per calibration sequence")->check(CLI::Range(2, 65536));
+        ->check(qslm_cli::one_of({"nearest", "gptq", "adaptive"}));
+    quant->add_option("--data", qa.data.data, "calibration text for gptq / adaptive (byte tokens)")->check(qslm_cli::regular_file());
+    quant->add_option("--calibration-seqs", qa.data.calibration, "calibration sequences")->check(qslm_cli::integer_in(1, 100000));
+    quant->add_option("--seq-len", qa.data.length, "tokens per calibration sequence")->check(qslm_cli::integer_in(2, 65536));
     quant->add_option("-o,--out", qa.out, "output .qslm file")->required();
-    quant->add_option("--threads", qa.threads, "threads (0 = all)");
+    quant->add_option("--threads", qa.threads, "threads (0 = all)")->check(qslm_cli::integer_in(0, 4096));
     quant->add_flag("--json", qa.as_json, "machine-readable output");
 
     auto* bench = app.add_subcommand("bench", "generation speed and memory of a model file on this machine");
     std::size_t bench_tokens = 256;
     unsigned bench_threads = 1;
     bench->add_option("model", model, "model file (.safetensors or .qslm), or 'bundled'");
-    bench->add_option("--tokens", bench_tokens, "tokens generated per thread (after 8 warm-up tokens)")->check(CLI::Range(1, 10000000));
-    bench->add_option("--threads", bench_threads, "threads, each generating its own stream (0 = all cores)")->check(CLI::Range(0, 1024));
+    bench->add_option("--tokens", bench_tokens, "tokens generated per thread (after 8 warm-up tokens)")->check(qslm_cli::integer_in(1, 10000000));
+    bench->add_option("--threads", bench_threads, "threads, each generating its own stream (0 = all cores)")->check(qslm_cli::integer_in(0, 1024));
     bench->add_flag("--json", as_json, "machine-readable output");
 
     auto* exp = app.add_subcommand("export", "write a C++ header with constexpr packed weights from a .qslm file");
