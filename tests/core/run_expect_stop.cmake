@@ -1,7 +1,7 @@
 # ctest entry test_result_value_of_failure: PROGRAM must end with a non-zero status (it aborts)
 # and name EXPECT on stderr; returning normally, or silently, is a failure.
-# Inputs (-D): PROGRAM, EXPECT.
-execute_process(COMMAND "${PROGRAM}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+# Inputs (-D): PROGRAM, EXPECT, and EMULATOR (empty natively; the cross build's qemu command).
+execute_process(COMMAND ${EMULATOR} "${PROGRAM}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(rc EQUAL 0)
   message(FATAL_ERROR "${PROGRAM} returned 0; stdout: ${out}")
 endif()
