@@ -50,6 +50,7 @@ namespace {
 std::vector<std::uint32_t> token_ids(const py::handle& obj, std::size_t vocab, const char* what) {
     const py::array arr = py::array::ensure(obj);
     if (!arr) qslm::fail(qslm::Status::invalid_argument, std::string(what) + " must be a sequence of integer token ids");
+    if (arr.size() == 0) qslm::fail(qslm::Status::invalid_argument, std::string(what) + " needs at least one token id");
     const char kind = arr.dtype().kind();
     if (kind != 'i' && kind != 'u')
         qslm::fail(qslm::Status::invalid_argument, std::string(what) + " must be integer token ids, not dtype " +
@@ -623,8 +624,12 @@ PYBIND11_MODULE(qslm, m) {
              "Logits of each step from a fresh state: numpy float32 [len(tokens), vocab]; row t predicts token t+1.")
         .def("run", &PySpikeGpt::run, py::arg("tokens"),
              "logits plus the run's operation counts (spikes, synaptic accumulates, ...) as a dict.")
-        .def("generate", &PySpikeGpt::generate, py::arg("prompt") = "\n", py::arg("n") = 100, py::arg("temperature") = 0.8f,
-             py::arg("top_p") = 0.9f, py::arg("seed") = 1, "n bytes sampled after prompt (byte-level models).")
+        .def(
+            "generate",
+            [](const PySpikeGpt& s, const std::string& prompt, std::size_t n, float temperature, float top_p,
+               std::uint64_t seed) { return py::bytes(s.generate(prompt, n, temperature, top_p, seed)); },
+            py::arg("prompt") = "\n", py::arg("n") = 100, py::arg("temperature") = 0.8f,
+             py::arg("top_p") = 0.9f, py::arg("seed") = 1, "n bytes (Python bytes) sampled after prompt (byte-level models); temperature 0 is greedy.")
         .def("info", [](const PySpikeGpt& s) { return to_python(s.info()); }, "Shape, parameters, packed or float, ISA.")
         .def("stats", [](const PySpikeGpt& s) { return to_python(s.info()); }, "Same as info().")
         .def(
