@@ -135,21 +135,29 @@ void require_file(const std::string& path) {
     if (!fs::exists(path)) qslm::fail(qslm::Status::not_found, "model file '" + path + "' does not exist");
 }
 
-/// A bool / integer 0-1 spike vector of `n` inputs -> packed words (bit c of word c/64 = input c).
-std::vector<std::uint64_t> pack_words(const py::array& spikes, std::size_t n) {
+/// Bool / integer 0-1 spikes of `n` inputs, one vector [n] or T steps [T, n] -> packed words,
+/// ceil(n/64) per step (bit c of word c/64 = input c). `steps` receives T (0 for one vector).
+std::vector<std::uint64_t> pack_words(const py::array& spikes, std::size_t n, std::size_t& steps) {
     const char kind = spikes.dtype().kind();
     if (kind != 'b' && kind != 'i' && kind != 'u')
         qslm::fail(qslm::Status::invalid_argument,
                    "spikes must be bool or integer 0/1, not dtype " + std::string(py::str(spikes.dtype())));
-    if (spikes.ndim() != 1 || static_cast<std::size_t>(spikes.shape(0)) != n)
-        qslm::fail(qslm::Status::bad_shape, "spikes must be a 1-D array of " + std::to_string(n) + " inputs");
-    std::vector<std::uint64_t> w((n + 63) / 64, 0);
+    const bool two_d = spikes.ndim() == 2;
+    if ((spikes.ndim() != 1 && !two_d) || static_cast<std::size_t>(spikes.shape(spikes.ndim() - 1)) != n)
+        qslm::fail(qslm::Status::bad_shape,
+                   "spikes must be [" + std::to_string(n) + "] or [steps, " + std::to_string(n) + "] (one entry per input)");
+    steps = two_d ? static_cast<std::size_t>(spikes.shape(0)) : 0;
+    const std::size_t T = two_d ? steps : 1, W = (n + 63) / 64;
+    std::vector<std::uint64_t> w(T * W, 0);
     auto put = [&](const auto* s) {
-        for (std::size_t c = 0; c < n; ++c) {
-            if (s[c] != 0 && s[c] != 1)
-                qslm::fail(qslm::Status::invalid_argument, "spikes[" + std::to_string(c) + "] is neither 0 nor 1");
-            w[c / 64] |= static_cast<std::uint64_t>(s[c]) << (c % 64);
-        }
+        for (std::size_t t = 0; t < T; ++t)
+            for (std::size_t c = 0; c < n; ++c) {
+                const auto v = s[t * n + c];
+                if (v != 0 && v != 1)
+                    qslm::fail(qslm::Status::invalid_argument, "spikes[" + (two_d ? std::to_string(t) + ", " : std::string()) +
+                                                                   std::to_string(c) + "] is neither 0 nor 1");
+                w[t * W + c / 64] |= static_cast<std::uint64_t>(v) << (c % 64);
+            }
     };
     if (kind == 'b') put(py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>::ensure(spikes).data());
     else put(py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(spikes).data());
@@ -514,42 +522,74 @@ public:
     [[nodiscard]] int bits() const noexcept { return bits_; }
     [[nodiscard]] std::size_t words() const noexcept { return (cols() + 63) / 64; }
 
-    std::vector<std::uint64_t> pack(const py::array& spikes) const { return pack_words(spikes, cols()); }
-
-    py::array_t<std::int32_t> matvec_words(std::span<const std::uint64_t> words, qslm::kernels::RunOptions opt) const {
-        py::array_t<std::int32_t> out(static_cast<py::ssize_t>(mv_.output_size()));
-        const std::span<std::int32_t> o(out.mutable_data(), mv_.output_size());
-        qslm::value_or_throw(mv_.accumulate(words, o, opt), "spike_matvec");
+    /// One step per `words()` words; out: [rows] for one vector (steps == 0), else [steps, rows];
+    /// written into `out_obj` when it is an int32 array of that shape (no allocation per call).
+    py::array_t<std::int32_t> matvec_words(std::span<const std::uint64_t> w, std::size_t steps, qslm::kernels::RunOptions opt,
+                                           const py::object& out_obj) const {
+        const std::size_t T = steps == 0 ? 1 : steps, R = mv_.output_size();
+        py::array_t<std::int32_t> out;
+        if (!out_obj.is_none()) {
+            if (!py::isinstance<py::array_t<std::int32_t>>(out_obj))
+                qslm::fail(qslm::Status::invalid_argument, "out must be a numpy int32 array");
+            out = out_obj.cast<py::array_t<std::int32_t>>();
+            const bool shape_ok = steps == 0 ? out.ndim() == 1 && static_cast<std::size_t>(out.shape(0)) == R
+                                             : out.ndim() == 2 && static_cast<std::size_t>(out.shape(0)) == T &&
+                                                   static_cast<std::size_t>(out.shape(1)) == R;
+            if (!shape_ok || !(out.flags() & py::array::c_style) || !out.writeable())
+                qslm::fail(qslm::Status::bad_shape, "out must be a writeable C-contiguous int32 array of shape " +
+                                                        (steps == 0 ? "[" : "[" + std::to_string(T) + ", ") + std::to_string(R) + "]");
+        } else if (steps == 0) {
+            out = py::array_t<std::int32_t>(static_cast<py::ssize_t>(R));
+        } else {
+            out = py::array_t<std::int32_t>({static_cast<py::ssize_t>(T), static_cast<py::ssize_t>(R)});
+        }
+        std::int32_t* o = out.mutable_data();
+        const std::size_t W = words();
+        for (std::size_t t = 0; t < T; ++t)
+            qslm::value_or_throw(mv_.accumulate(w.subspan(t * W, W), std::span<std::int32_t>(o + t * R, R), opt), "spike_matvec");
         return out;
     }
 
-    py::array_t<std::int32_t> matvec(const py::array& spikes, const std::string& kernel) const {
-        const auto w = pack(spikes);
-        return matvec_words(w, options(kernel));
+    py::array_t<std::int32_t> matvec(const py::array& spikes, const std::string& kernel, const py::object& out) const {
+        std::size_t steps = 0;
+        const auto w = pack_words(spikes, cols(), steps);
+        return matvec_words(w, steps, options(kernel), out);
     }
 
     /// Spikes already packed into words (pack_spikes): no conversion on the call path.
-    py::array_t<std::int32_t> matvec_packed(const py::array& words_in, const std::string& kernel) const {
+    py::array_t<std::int32_t> matvec_packed(const py::array& words_in, const std::string& kernel, const py::object& out) const {
         if (words_in.dtype().kind() != 'u' || words_in.itemsize() != 8)
             qslm::fail(qslm::Status::invalid_argument,
                        "packed spikes must be uint64 words (pack_spikes), not dtype " + std::string(py::str(words_in.dtype())));
-        if (words_in.ndim() != 1 || static_cast<std::size_t>(words_in.shape(0)) != words())
-            qslm::fail(qslm::Status::bad_shape, "packed spikes must be a 1-D array of " + std::to_string(words()) + " words");
+        const bool two_d = words_in.ndim() == 2;
+        if ((words_in.ndim() != 1 && !two_d) || static_cast<std::size_t>(words_in.shape(words_in.ndim() - 1)) != words())
+            qslm::fail(qslm::Status::bad_shape, "packed spikes must be [" + std::to_string(words()) + "] or [steps, " +
+                                                    std::to_string(words()) + "] uint64 words");
+        const std::size_t steps = two_d ? static_cast<std::size_t>(words_in.shape(0)) : 0;
         const auto w = py::array_t<std::uint64_t, py::array::c_style>::ensure(words_in);
-        return matvec_words({w.data(), words()}, options(kernel));
+        return matvec_words({w.data(), (steps == 0 ? 1 : steps) * words()}, steps, options(kernel), out);
     }
 
-    /// Seconds per call of the C++ kernel call alone (for measuring the Python overhead).
+    /// Seconds per call of the same work done by matvec(spikes) (every step), timed in C++
+    /// around the kernel calls alone: what the Python overhead is measured against.
     double time_matvec(const py::array& spikes, std::size_t repeats, const std::string& kernel) const {
-        const auto w = pack(spikes);
+        std::size_t steps = 0;
+        const auto w = pack_words(spikes, cols(), steps);
         const auto opt = options(kernel);
-        std::vector<std::int32_t> out(mv_.output_size());
+        const std::size_t T = steps == 0 ? 1 : steps, R = mv_.output_size(), W = words();
+        std::vector<std::int32_t> out(T * R);
         py::gil_scoped_release nogil;
-        qslm::value_or_throw(mv_.accumulate(std::span<const std::uint64_t>(w), std::span<std::int32_t>(out), opt), "spike_matvec");
+        auto once = [&] {
+            for (std::size_t t = 0; t < T; ++t)
+                qslm::value_or_throw(mv_.accumulate(std::span<const std::uint64_t>(w).subspan(t * W, W),
+                                                    std::span<std::int32_t>(out).subspan(t * R, R), opt),
+                                     "spike_matvec");
+        };
+        once();
         const auto t0 = std::chrono::steady_clock::now();
-        for (std::size_t i = 0; i < repeats; ++i)
-            (void)mv_.accumulate(std::span<const std::uint64_t>(w), std::span<std::int32_t>(out), opt);
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(std::max<std::size_t>(1, repeats));
+        for (std::size_t i = 0; i < repeats; ++i) once();
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+               static_cast<double>(std::max<std::size_t>(1, repeats));
     }
 
     static qslm::kernels::RunOptions options(const std::string& kernel) {
@@ -715,28 +755,37 @@ PYBIND11_MODULE(qslm, m) {
         .def_property_readonly("rows", &PySpikeMatrix::rows)
         .def_property_readonly("cols", &PySpikeMatrix::cols)
         .def_property_readonly("bits", &PySpikeMatrix::bits)
-        .def("matvec", &PySpikeMatrix::matvec, py::arg("spikes"), py::arg("kernel") = "auto",
-             "int32 [rows] = weights @ spikes (spikes: bool or integer 0/1, [cols]).")
+        .def("matvec", &PySpikeMatrix::matvec, py::arg("spikes"), py::arg("kernel") = "auto", py::arg("out") = py::none(),
+             "weights @ spikes: spikes bool or integer 0/1, [cols] -> int32 [rows], or T steps [T, cols] -> [T, rows]; "
+             "out: an int32 array of that shape to write into.")
         .def("matvec_packed", &PySpikeMatrix::matvec_packed, py::arg("words"), py::arg("kernel") = "auto",
-             "matvec on spikes already packed by pack_spikes (uint64 [ceil(cols/64)]).")
+             py::arg("out") = py::none(), "matvec on spikes packed by pack_spikes (uint64 [W] or [T, W], W = ceil(cols/64)).")
         .def("time_matvec", &PySpikeMatrix::time_matvec, py::arg("spikes"), py::arg("repeats") = 1000,
              py::arg("kernel") = "auto", "Seconds per call of the C++ kernel alone, timed in C++.");
 
     m.def(
         "pack_spikes",
         [](const py::array& spikes) {
-            if (spikes.ndim() != 1 || spikes.shape(0) == 0) qslm::fail(qslm::Status::bad_shape, "spikes must be a non-empty 1-D array");
-            const auto w = pack_words(spikes, static_cast<std::size_t>(spikes.shape(0)));
+            if ((spikes.ndim() != 1 && spikes.ndim() != 2) || spikes.size() == 0)
+                qslm::fail(qslm::Status::bad_shape, "spikes must be a non-empty [n] or [steps, n] array");
+            std::size_t steps = 0;
+            const auto n = static_cast<std::size_t>(spikes.shape(spikes.ndim() - 1));
+            const auto w = pack_words(spikes, n, steps);
+            if (steps != 0) {
+                py::array_t<std::uint64_t> a({static_cast<py::ssize_t>(steps), static_cast<py::ssize_t>((n + 63) / 64)});
+                std::memcpy(a.mutable_data(), w.data(), w.size() * sizeof(std::uint64_t));
+                return a;
+            }
             py::array_t<std::uint64_t> a(static_cast<py::ssize_t>(w.size()));
             std::memcpy(a.mutable_data(), w.data(), w.size() * sizeof(std::uint64_t));
             return a;
         },
-        py::arg("spikes"), "Packs a bool/0-1 spike vector into 64-bit words (bit c of word c/64 = input c).");
+        py::arg("spikes"), "Packs bool/0-1 spikes [n] or [T, n] into 64-bit words (bit c of word c/64 = input c).");
 
     m.def(
         "spike_matvec",
         [](const py::array& weights, const py::array& spikes, int bits, const std::string& kernel) {
-            return PySpikeMatrix(weights, bits).matvec(spikes, kernel);
+            return PySpikeMatrix(weights, bits).matvec(spikes, kernel, py::none());
         },
         py::arg("weights"), py::arg("spikes"), py::arg("bits") = 4, py::arg("kernel") = "auto",
         "weights (integer levels [rows, cols] in the signed bits-bit range; 1 bit: -1/+1) @ spikes (bool [cols]) on the "

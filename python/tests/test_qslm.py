@@ -203,6 +203,21 @@ class SpikeMatvecTest(unittest.TestCase):
                     np.testing.assert_array_equal(mat.matvec_packed(qslm.pack_spikes(s)), ref)
                     np.testing.assert_array_equal(qslm.spike_matvec(w, s.astype(np.uint8), bits=bits), ref)
 
+    def test_steps_and_out(self):
+        rng = np.random.default_rng(3)
+        w = rng.integers(-8, 8, size=(100, 200), dtype=np.int8)
+        s = rng.random((5, 200)) < 0.2
+        mat = qslm.SpikeMatrix(w, 4)
+        ref = s.astype(np.int64) @ w.T.astype(np.int64)
+        np.testing.assert_array_equal(mat.matvec(s), ref)
+        np.testing.assert_array_equal(mat.matvec_packed(qslm.pack_spikes(s)), ref)
+        out = np.full((5, 100), -1, dtype=np.int32)
+        self.assertIs(mat.matvec(s, out=out), out)
+        np.testing.assert_array_equal(out, ref)
+        one = np.zeros(100, dtype=np.int32)
+        mat.matvec_packed(qslm.pack_spikes(s[2]), out=one)
+        np.testing.assert_array_equal(one, ref[2])
+
     def test_pack_spikes_layout(self):
         s = np.zeros(130, dtype=bool)
         s[[0, 63, 64, 129]] = True
@@ -235,11 +250,17 @@ class ErrorTest(TmpDir):
             (lambda: qslm.SpikeMatrix(np.ones((2, 2), dtype=np.float32), 4), "integer levels"),
             (lambda: qslm.SpikeMatrix(np.ones(4, dtype=np.int8), 4), "2-D"),
             (lambda: qslm.SpikeMatrix(np.ones((2, 2), dtype=np.int8), 9), "bits must be 1..8"),
-            (lambda: qslm.spike_matvec(np.ones((2, 3), dtype=np.int8), np.ones(4, dtype=bool)), "3 inputs"),
+            (lambda: qslm.spike_matvec(np.ones((2, 3), dtype=np.int8), np.ones(4, dtype=bool)), "spikes must be [3]"),
             (lambda: qslm.spike_matvec(np.ones((2, 3), dtype=np.int8), np.array([0, 2, 1])), "neither 0 nor 1"),
             (lambda: qslm.spike_matvec(np.ones((2, 3), dtype=np.int8), np.ones(3)), "bool or integer"),
             (lambda: qslm.SpikeMatrix(np.ones((2, 3), dtype=np.int8), 4).matvec_packed(np.ones(2, dtype=np.uint64)),
-             "1 words"),
+             "must be [1] or [steps, 1]"),
+            (lambda: qslm.SpikeMatrix(np.ones((2, 3), dtype=np.int8), 4).matvec(np.ones(3, dtype=bool),
+                                                                                out=np.zeros(3, dtype=np.int32)),
+             "shape [2]"),
+            (lambda: qslm.SpikeMatrix(np.ones((2, 3), dtype=np.int8), 4).matvec(np.ones(3, dtype=bool),
+                                                                                out=np.zeros(2, dtype=np.int64)),
+             "int32"),
             (lambda: qslm.SpikeMatrix(np.ones((2, 3), dtype=np.int8), 4).matvec(np.ones(3, dtype=bool), kernel="x"),
              "unknown kernel"),
         ]
