@@ -1,4 +1,5 @@
 # qslm_add_kernel_archs(<target> [ARCHS <arch>...])
+# qslm_kernel_archs_library(<name> [ARCHS <arch>...])
 #
 # Compiles qslm's SIMD kernels (spike kernels, low-bit GEMV, dense float GEMV) into <target>, once
 # per architecture, each in its own
@@ -17,6 +18,11 @@
 # Every TU that includes qslm/kernels must see the same set: link the target rather than
 # compiling qslm kernel headers into a second target that lacks the definitions.
 # Without xsimd (QSLM_XSIMD_INCLUDE_DIR unset) nothing is added: the scalar kernels remain.
+#
+# qslm_kernel_archs_library(<name>) makes a static library <name> holding those translation
+# units (linked to qslm::qslm), for a project with several programs: each links <name> and the
+# kernels are compiled once, not once per program. Without xsimd it is an empty INTERFACE
+# library, so linking it is always valid.
 # Every TU gets -ffp-contract=off: the float parts of the GEMVs must not be fused into FMAs, or
 # they would differ in the last bit from their scalar references (which define the results).
 
@@ -77,4 +83,18 @@ ${instantiate}
     target_compile_definitions(${target} PUBLIC QSLM_KERNELS_WITH_${ARCH}=1)
   endforeach()
   target_include_directories(${target} SYSTEM PRIVATE "${QSLM_XSIMD_INCLUDE_DIR}")
+endfunction()
+
+function(qslm_kernel_archs_library name)
+  if(NOT QSLM_XSIMD_INCLUDE_DIR AND NOT DEFINED QSLM_XSIMD_INCLUDE_DIR)
+    find_path(QSLM_XSIMD_INCLUDE_DIR NAMES xsimd/xsimd.hpp)
+  endif()
+  if(NOT QSLM_XSIMD_INCLUDE_DIR OR NOT (CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|x64|aarch64|arm64|ARM64)$"))
+    add_library(${name} INTERFACE)
+    target_link_libraries(${name} INTERFACE qslm::qslm)
+    return()
+  endif()
+  add_library(${name} STATIC)
+  target_link_libraries(${name} PUBLIC qslm::qslm)
+  qslm_add_kernel_archs(${name} ${ARGN})
 endfunction()

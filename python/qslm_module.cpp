@@ -262,7 +262,7 @@ public:
     }
 
     /// `qslm eval MODEL [--data FILE] [--uniform-bits B ...] --json`, as a dict.
-    json evaluate(const qslm::search::LmDataOptions& data, int uniform_bits, const std::string& granularity,
+    json evaluate(qslm::search::LmDataOptions data, int uniform_bits, const std::string& granularity,
                   const std::string& rounding, unsigned threads) const {
         const auto t0 = std::chrono::steady_clock::now();
         const auto method = qslm::quant::parse_rounding_method(rounding);
@@ -274,11 +274,30 @@ public:
         std::optional<qslm::models::SpikeGptModel> float_model;
         if (uniform_bits != 0) float_model.emplace(load(path_, qslm::models::WeightForm::float32));
         const auto& model = float_model ? *float_model : model_;
-        const auto d = qslm::search::make_lm_data(model, data);
+        const bool stored_qslm = qslm::io::is_qslm_file(path_);
+        // Data-free text of a .qslm comes from the float model it was made from (sample_from), as
+        // `qslm eval --sample-from`: sampled from itself, it would be judged on its own favourite
+        // continuations (a lower, meaningless perplexity).
+        std::optional<qslm::models::SpikeGptModel> sampler_model;
+        if (data.data.empty()) {
+            if (!data.sample_from.empty()) {
+                sampler_model.emplace(load(data.sample_from, qslm::models::WeightForm::float32));
+                if (sampler_model->vocab_size() != model.vocab_size())
+                    qslm::fail(qslm::Status::invalid_argument,
+                               "sample_from model has a vocabulary of " + std::to_string(sampler_model->vocab_size()) +
+                                   ", the evaluated one " + std::to_string(model.vocab_size()));
+            } else if (stored_qslm) {
+                qslm::fail(qslm::Status::invalid_argument,
+                           "data-free evaluation of a .qslm needs the float model it was quantized from, whose samples "
+                           "are the text: pass sample_from='FLOAT_MODEL', or data='FILE'");
+            }
+        } else if (!data.sample_from.empty()) {
+            qslm::fail(qslm::Status::invalid_argument, "sample_from is for data-free evaluation; data gives the text");
+        }
+        const auto d = qslm::search::make_lm_data(model, data, sampler_model ? &*sampler_model : nullptr);
         std::optional<qslm::quant::CalibrationSet> calibration;
         if (uniform_bits != 0 && qslm::quant::needs_calibration(method))
             calibration.emplace(qslm::quant::calibrate_spikegpt(model, d.calibration));
-        const bool stored_qslm = qslm::io::is_qslm_file(path_);
         std::size_t bytes = stored_qslm && uniform_bits == 0 ? stored_weight_bytes(path_) : float_bytes(model);
         std::vector<qslm::AnyPackedTensor> quantized;
         if (uniform_bits != 0) {
@@ -676,9 +695,10 @@ PYBIND11_MODULE(qslm, m) {
             "evaluate",
             [](const PySpikeGpt& s, const py::object& data, std::size_t eval_tokens, std::size_t seq_len,
                std::size_t calibration_seqs, std::uint64_t seed, int uniform_bits, const std::string& granularity,
-               const std::string& rounding, unsigned threads) {
+               const std::string& rounding, unsigned threads, const py::object& sample_from) {
                 check_bits(uniform_bits, true);
-                const auto o = lm_data(data, eval_tokens, seq_len, calibration_seqs, seed);
+                auto o = lm_data(data, eval_tokens, seq_len, calibration_seqs, seed);
+                if (!sample_from.is_none()) o.sample_from = path_of(sample_from);
                 json j;
                 {
                     py::gil_scoped_release nogil;
@@ -689,8 +709,9 @@ PYBIND11_MODULE(qslm, m) {
             py::arg("data") = py::none(), py::arg("eval_tokens") = 16384, py::arg("seq_len") = 256,
             py::arg("calibration_seqs") = 8, py::arg("seed") = 1, py::arg("uniform_bits") = 0,
             py::arg("granularity") = "channel", py::arg("rounding") = "nearest", py::arg("threads") = 0,
+            py::arg("sample_from") = py::none(),
             "`qslm eval MODEL --json` as a dict: bits_per_char, perplexity, ... on a text file (data=path) or on "
-            "text sampled from the model (data=None).");
+            "text sampled from the float model (data=None; for a .qslm, sample_from= names the float model it came from).");
 
     py::class_<PySdt>(m, "SDT", "A spike-driven transformer classifier (safetensors or .qslm).")
         .def_property_readonly("path", &PySdt::path)

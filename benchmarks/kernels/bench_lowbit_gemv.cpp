@@ -6,7 +6,9 @@
 //   lowbit_gemv/<rows>/<cols>/<bits>            per-channel scales, Isa::automatic, batch 1
 //   lowbit_gemv_g128/<rows>/<cols>/<bits>       per-group scales, group 128
 //   lowbit_gemv_isa/<isa>/<rows>/<cols>/<bits>  one kernel family forced (scalar = the reference)
-//   float_gemv/<rows>/<cols>                    layers::detail::matmul, float32 weights
+//   float_gemv/<rows>/<cols>                    layers::detail::matmul, float32 weights (run-time dispatch)
+//   float_gemv_baseline/<rows>/<cols>           the same body compiled with this TU's flags only
+//                                               (SSE2 on x86-64: what matmul ran before the dispatch)
 //   lowbit_gemv_rotating/<rows>/<cols>/<bits>/<copies>, float_gemv_rotating/<rows>/<cols>/<copies>:
 //       `copies` matrices read in turn (512 MiB of weights), i.e. from memory, not the caches
 //   memory_read_bandwidth/<MiB>                 streaming read of a buffer far beyond the caches
@@ -77,16 +79,19 @@ void run_lowbit(benchmark::State& st, Shape sh, int bits, ScaleLayout layout, Is
     set_counters(st, double(ms.front().bytes()), double(sh.rows) * double(sh.cols));
 }
 
-void run_float(benchmark::State& st, Shape sh, std::size_t copies) {
+void run_float(benchmark::State& st, Shape sh, std::size_t copies, bool baseline = false) {
     std::vector<std::vector<float>> ws;
     ws.push_back(random_floats(sh.rows * sh.cols, 7));
     for (std::size_t i = 1; i < copies; ++i) ws.push_back(ws.front());
     const auto x = random_floats(sh.cols, 3);
     std::vector<float> y(sh.rows);
-    st.SetLabel(kernels::to_string(kernels::best_isa()));
+    st.SetLabel(baseline ? "baseline flags" : kernels::to_string(kernels::best_isa()));
     std::size_t next = 0;
     for (auto _ : st) {
-        layers::detail::matmul(ws[next].data(), sh.rows, sh.cols, x.data(), 1, y.data());
+        if (baseline)  // what matmul() ran before it was dispatched: this TU's own flags (SSE2 on x86-64)
+            layers::detail::dense_simd<xsimd::default_arch>::matmul(ws[next].data(), sh.rows, sh.cols, x.data(), 1, y.data());
+        else
+            layers::detail::matmul(ws[next].data(), sh.rows, sh.cols, x.data(), 1, y.data());
         next = next + 1 == copies ? 0 : next + 1;
         benchmark::DoNotOptimize(y.data());
         benchmark::ClobberMemory();
@@ -122,6 +127,8 @@ void register_all() {
     for (const Shape sh : shapes) {
         benchmark::RegisterBenchmark(("float_gemv/" + shape_name(sh)).c_str(),
                                      [sh](benchmark::State& st) { run_float(st, sh, 1); });
+        benchmark::RegisterBenchmark(("float_gemv_baseline/" + shape_name(sh)).c_str(),
+                                     [sh](benchmark::State& st) { run_float(st, sh, 1, true); });
         for (const int bits : widths)
             benchmark::RegisterBenchmark(("lowbit_gemv/" + shape_name(sh) + "/" + std::to_string(bits)).c_str(),
                                          [sh, bits](benchmark::State& st) {

@@ -1,7 +1,7 @@
 // qslm — the command-line face of the library.
 //
 //   qslm info   MODEL [--target NAME] [--json]
-//   qslm eval   MODEL [--data FILE | --data-free] [--uniform-bits B [--group G]] [--json]
+//   qslm eval   MODEL [--data FILE | --data-free [--sample-from FLOAT_MODEL]] [--uniform-bits B [--group G]] [--json]
 //   qslm search MODEL (--max-bytes N | --max-bits-per-weight B | --target NAME)
 //                     (--max-ppl X | --max-drop P%) (--data FILE | --data-free) --out DIR
 //   qslm run    MODEL (--prompt TEXT | --tokens 3,17,5) [--dump-logits FILE.json] [-n N]
@@ -14,7 +14,8 @@
 // them (eval --uniform-bits, search, quantize read their float values).
 //
 // MODEL is a SpikeGPT checkpoint (.safetensors with the reference names) or a .qslm file;
-// `bundled` names models/spikegpt.safetensors. Errors are one sentence on stderr and exit
+// `bundled` names models/spikegpt.safetensors, `bundled-wiki` / `bundled-wiki-small` the
+// Wikipedia-pre-trained models/spikegpt-wiki{,-small}.safetensors. Errors are one sentence on stderr and exit
 // status 2 (usage) or 1 (everything else).
 //
 // eval and search also take a spike-driven transformer classifier (models/sdt-sst2.safetensors,
@@ -90,6 +91,8 @@ extern "C" void on_sigint(int) { g_cancel.store(true); }
 std::string resolve_model_path(const std::string& arg) {
     if (arg == "bundled") return std::string(QSLM_SOURCE_DIR) + "/models/spikegpt.safetensors";
     if (arg == "bundled-sdt") return std::string(QSLM_SOURCE_DIR) + "/models/sdt-sst2.safetensors";
+    if (arg == "bundled-wiki") return std::string(QSLM_SOURCE_DIR) + "/models/spikegpt-wiki.safetensors";
+    if (arg == "bundled-wiki-small") return std::string(QSLM_SOURCE_DIR) + "/models/spikegpt-wiki-small.safetensors";
     return arg;
 }
 
@@ -142,6 +145,10 @@ void require_finite(std::span<const float> logits, std::size_t step) {
 /// calibration/eval_tokens/seed, and make_lm_data are shared with the Python module:
 /// qslm/search/uniform.hpp).
 struct DataOptions : qslm::search::LmDataOptions {
+    // In the base (shared with the Python module, qslm/search/uniform.hpp): data, length,
+    // calibration, eval_tokens, seed, verify_data (language models, search: the text the search
+    // verifies on and reports) and sample_from (language models, eval, data-free: the float
+    // model whose samples are the text; a .qslm scored on its own samples favours itself).
     bool data_free = false;
     // Classifiers only (search): what the search scores candidates on; --data is the
     // verification set.
@@ -150,7 +157,15 @@ struct DataOptions : qslm::search::LmDataOptions {
 };
 
 using qslm::search::LmData;
-using qslm::search::make_lm_data;
+
+/// qslm::search::make_lm_data with the tool's model names (`bundled-wiki`) resolved in the
+/// description. `sampler_model`: the model data-free text is sampled from (default: `model`).
+LmData make_lm_data(const qslm::models::SpikeGptModel& model, const DataOptions& o,
+                    const qslm::models::SpikeGptModel* sampler_model = nullptr) {
+    qslm::search::LmDataOptions lm = o;
+    if (!lm.sample_from.empty()) lm.sample_from = resolve_model_path(lm.sample_from);
+    return qslm::search::make_lm_data(model, lm, sampler_model);
+}
 
 void add_data_options(CLI::App* cmd, DataOptions& o) {
     auto* data = cmd->add_option("--data", o.data,
@@ -479,8 +494,11 @@ std::string arithmetic_of(const qslm::models::SpikeGptModel& model, bool quantiz
 
 int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, const std::string& granularity,
              const std::string& rounding, bool as_json, unsigned threads) {
-    if (model_kind(model_arg) == qslm::io::ModelKind::sdt)
+    if (model_kind(model_arg) == qslm::io::ModelKind::sdt) {
+        if (!data.sample_from.empty())
+            qslm::fail(qslm::Status::invalid_argument, "--sample-from is for language models: a classifier cannot sample its own inputs");
         return cmd_eval_sdt(model_arg, data, uniform_bits, granularity, rounding, as_json, threads);
+    }
     // A stored .qslm is scored as it runs (packed); re-quantizing needs its float values.
     const auto model = load_spikegpt(model_arg, uniform_bits != 0 ? qslm::models::WeightForm::float32
                                                                   : qslm::models::WeightForm::packed);
@@ -489,8 +507,28 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
         qslm::fail(qslm::Status::invalid_argument,
                    "--rounding " + rounding + " rounds weights while quantizing them; say to how many bits with "
                    "--uniform-bits B (1-8), e.g. --uniform-bits 4 --rounding " + rounding);
+    const bool stored_qslm = qslm::io::is_qslm_file(resolve_model_path(model_arg));
+    // Data-free text of a .qslm comes from the float model it was made from (--sample-from), so
+    // that it is scored on the text the search verified it on; sampled from itself, it would be
+    // judged on its own favourite continuations (a lower, meaningless perplexity).
+    std::optional<qslm::models::SpikeGptModel> sampler_model;
+    if (data.data.empty()) {
+        if (!data.sample_from.empty()) {
+            sampler_model.emplace(load_spikegpt(data.sample_from, qslm::models::WeightForm::float32));
+            if (sampler_model->vocab_size() != model.vocab_size())
+                qslm::fail(qslm::Status::invalid_argument, "--sample-from model has a vocabulary of " +
+                                                               std::to_string(sampler_model->vocab_size()) + ", the evaluated one " +
+                                                               std::to_string(model.vocab_size()));
+        } else if (stored_qslm) {
+            qslm::fail(qslm::Status::invalid_argument,
+                       "data-free evaluation of a .qslm needs the float model it was quantized from, whose samples are "
+                       "the text: pass --sample-from FLOAT_MODEL (e.g. bundled-wiki), or --data FILE");
+        }
+    } else if (!data.sample_from.empty()) {
+        qslm::fail(qslm::Status::invalid_argument, "--sample-from is for data-free evaluation; --data gives the text");
+    }
     const auto t0 = std::chrono::steady_clock::now();
-    const LmData d = make_lm_data(model, data);
+    const LmData d = make_lm_data(model, data, sampler_model ? &*sampler_model : nullptr);
     // GPTQ / adaptive rounding read each matrix's input statistics, gathered by a float
     // forward pass over the calibration sequences (not the evaluation set).
     std::optional<qslm::quant::CalibrationSet> calibration;
@@ -498,7 +536,6 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
         calibration.emplace(qslm::quant::calibrate_spikegpt(model, d.calibration));
     const qslm::search::SpikeGptRounding rounder(model, method, calibration ? &*calibration : nullptr, {}, threads);
     std::vector<qslm::AnyPackedTensor> quantized;
-    const bool stored_qslm = qslm::io::is_qslm_file(resolve_model_path(model_arg));
     std::size_t bytes = stored_qslm && uniform_bits == 0 ? stored_weight_bytes(resolve_model_path(model_arg)) : float_bytes(model);
     if (uniform_bits != 0) {
         const qslm::QuantSpec spec = parse_granularity(granularity);
@@ -589,15 +626,16 @@ bool show_progress(const SearchArgs& a) { return !a.quiet && !a.as_json && ::isa
 /// report.json and pareto.svg, each written atomically (a kill leaves the previous complete
 /// file or the new one, never a torn one); a failed write names the file and exits non-zero.
 /// Written after model.qslm, so a report never describes a model file that is not there yet; a
-/// model.qslm of an earlier run is removed when this one chose nothing.
+/// model.qslm of an earlier run is removed (after the new report says "nothing chosen") when
+/// this one chose nothing.
 void write_search_outputs(const std::string& out, const json& report, const qslm::search::SearchResult& result) {
     if (!result.log_repair.empty()) std::fprintf(stderr, "note: %s\n", result.log_repair.c_str());
+    qslm_cli::write_output(fs::path(out) / "report.json", report.dump(2) + "\n");
+    qslm_cli::write_output(fs::path(out) / "pareto.svg", qslm::search::pareto_svg(result));
     if (!result.chosen) {
         std::error_code ec;
         if (fs::is_regular_file(fs::path(out) / "model.qslm", ec)) fs::remove(fs::path(out) / "model.qslm", ec);
     }
-    qslm_cli::write_output(fs::path(out) / "report.json", report.dump(2) + "\n");
-    qslm_cli::write_output(fs::path(out) / "pareto.svg", qslm::search::pareto_svg(result));
 }
 
 /// One search with the policies as types. `Rounding`: LayerRounder for SpikeGPT (it asks
@@ -677,6 +715,9 @@ int cmd_search_sdt(const SearchArgs& a, std::chrono::steady_clock::time_point t0
     const std::string path = resolve_model_path(a.model);
     const auto model = qslm::models::SdtModel::load(path);
     CliGranularity::current = parse_granularity(a.granularity);
+    if (!a.data.verify_data.empty())
+        qslm::fail(qslm::Status::invalid_argument,
+                   "--verify-data is for language models; a classifier verifies on --data and calibrates on --calibration-data");
     if (qslm::quant::parse_rounding_method(a.rounding) != qslm::quant::RoundingMethod::nearest)
         qslm::fail(qslm::Status::invalid_argument, "--rounding " + a.rounding +
                                                        " needs per-layer input statistics, which are only gathered for "
@@ -781,6 +822,8 @@ int cmd_search(SearchArgs a) {
     if (!a.data.calibration_data.empty())
         qslm::fail(qslm::Status::invalid_argument,
                    "--calibration-data is for classifiers; a language model calibrates on the start of --data");
+    if (!a.data.verify_data.empty() && a.data.data.empty())
+        qslm::fail(qslm::Status::invalid_argument, "--verify-data needs --data (the text to calibrate on)");
     const auto model = load_spikegpt(a.model, qslm::models::WeightForm::float32);
     CliGranularity::current = parse_granularity(a.granularity);
     const auto method = qslm::quant::parse_rounding_method(a.rounding);
@@ -1224,6 +1267,8 @@ int main(int argc, char** argv) {
     eval->add_option("--rounding", eval_rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on the calibration sequences)")
         ->check(qslm_cli::one_of({"nearest", "gptq", "adaptive"}));
     eval->add_option("--threads", eval_threads, "threads (0 = all)")->check(qslm_cli::integer_in(0, 4096));
+    eval->add_option("--sample-from", eval_data.sample_from,
+                     "data-free: the float model whose samples are the text (needed for a .qslm; e.g. bundled-wiki)");
     embedding_option(eval);
     eval->add_flag("--json", as_json, "machine-readable output");
 
@@ -1247,6 +1292,10 @@ int main(int argc, char** argv) {
     search->add_option("--out", sa.out, "output folder (report.json, pareto.svg, model.qslm, evaluations.jsonl)");
     search->add_option("--calibration-data", sa.data.calibration_data,
                        "classifiers: labelled TSV the search scores candidates on (e.g. SST-2 train.tsv); default: a slice of --data")
+        ->check(qslm_cli::regular_file());
+    search->add_option("--verify-data", sa.data.verify_data,
+                       "language models: text the search verifies the chosen setting on and reports (e.g. a held-out "
+                       "slice of valid.txt); --data is then only calibrated on. Default: the start of --data")
         ->check(qslm_cli::regular_file());
     search->add_option("--calibration-examples", sa.data.calibration_examples,
                        "classifiers: sentences taken from the calibration set, evenly spread (0 = all)")
@@ -1288,23 +1337,23 @@ int main(int argc, char** argv) {
     auto* quant = app.add_subcommand("quantize", "quantize every weight matrix to one width (no search) and write a .qslm");
     QuantizeArgs qa;
     quant->add_option("model", qa.model, "model file, 'bundled' (SpikeGPT) or 'bundled-sdt' (SST-2 classifier)");
-    quant->add_option("--bits", qa.bits, "weight width")->required()->check(CLI::Range(1, 8));
-    quant->add_option("--granularity", qa.granularity, "tensor | channel | group:G");
+    quant->add_option("--bits", qa.bits, "weight width")->required()->check(qslm_cli::integer_in(1, 8));
+    quant->add_option("--granularity", qa.granularity, "tensor | channel | group:G")->check(qslm_cli::granularity());
     quant->add_option("--rounding", qa.rounding, "nearest | gptq | adaptive (gptq/adaptive calibrate on --data, or on text sampled from the model)")
-        ->check(CLI::IsMember({"nearest", "gptq", "adaptive"}));
-    quant->add_option("--data", qa.data.data, "calibration text for gptq / adaptive (byte tokens)")->check(CLI::ExistingFile);
-    quant->add_option("--calibration-seqs", qa.data.calibration, "calibration sequences")->check(CLI::Range(1, 100000));
-    quant->add_option("--seq-len", qa.data.length, "tokens per calibration sequence")->check(CLI::Range(2, 65536));
+        ->check(qslm_cli::one_of({"nearest", "gptq", "adaptive"}));
+    quant->add_option("--data", qa.data.data, "calibration text for gptq / adaptive (byte tokens)")->check(qslm_cli::regular_file());
+    quant->add_option("--calibration-seqs", qa.data.calibration, "calibration sequences")->check(qslm_cli::integer_in(1, 100000));
+    quant->add_option("--seq-len", qa.data.length, "tokens per calibration sequence")->check(qslm_cli::integer_in(2, 65536));
     quant->add_option("-o,--out", qa.out, "output .qslm file")->required();
-    quant->add_option("--threads", qa.threads, "threads (0 = all)");
+    quant->add_option("--threads", qa.threads, "threads (0 = all)")->check(qslm_cli::integer_in(0, 4096));
     quant->add_flag("--json", qa.as_json, "machine-readable output");
 
     auto* bench = app.add_subcommand("bench", "generation speed and memory of a model file on this machine");
     std::size_t bench_tokens = 256;
     unsigned bench_threads = 1;
     bench->add_option("model", model, "model file (.safetensors or .qslm), or 'bundled'");
-    bench->add_option("--tokens", bench_tokens, "tokens generated per thread (after 8 warm-up tokens)")->check(CLI::Range(1, 10000000));
-    bench->add_option("--threads", bench_threads, "threads, each generating its own stream (0 = all cores)")->check(CLI::Range(0, 1024));
+    bench->add_option("--tokens", bench_tokens, "tokens generated per thread (after 8 warm-up tokens)")->check(qslm_cli::integer_in(1, 10000000));
+    bench->add_option("--threads", bench_threads, "threads, each generating its own stream (0 = all cores)")->check(qslm_cli::integer_in(0, 1024));
     bench->add_flag("--json", as_json, "machine-readable output");
 
     auto* exp = app.add_subcommand("export", "write a C++ header with constexpr packed weights from a .qslm file");

@@ -123,6 +123,16 @@ class SpikeGptTest(TmpDir):
         # The .qslm runs as stored, on the same low-bit kernel the uniform evaluation uses.
         self.assertEqual(ev_packed["bits_per_char"], q4["bits_per_char"])
         self.assertEqual(ev_packed["tokens"], q4["tokens"])
+        # Data-free: a .qslm is scored on text sampled from the float model it came from.
+        free = dict(eval_tokens=128, seq_len=32, calibration_seqs=1)
+        self.assertEqual(packed.evaluate(None, sample_from=LM, **free)["tokens"], 4 * 31)
+        with self.assertRaises(qslm.Error) as cm:
+            packed.evaluate(None, **free)
+        self.assertIn("sample_from", str(cm.exception))
+        if CLI:
+            cli_free = cli_json("eval", out, "--sample-from", LM, "--eval-tokens", "128", "--seq-len", "32",
+                                "--calibration-seqs", "1", "--json")
+            self.assertEqual(packed.evaluate(None, sample_from=LM, **free)["bits_per_char"], cli_free["bits_per_char"])
 
         if CLI:
             cli_float = cli_json("eval", LM, "--data", TEXT, *CLI_EVAL, "--json")

@@ -130,6 +130,37 @@ elseif(PART STREQUAL "lm")
   expect("energy objective named" objective STREQUAL "performance_memory_energy")
   expect_error("energy objective on a classifier" "SpikeGPT only" search models/tiny/sdt-tiny-s1.safetensors
                --data tests/cli/data/tiny-sst2.tsv --objective performance-memory-energy --out "${WORK_DIR}/x")
+
+  # What a user does with a quantized model: quantize, eval the .qslm (it runs packed, on the
+  # low-bit GEMV with int8 activations) and bench it. `eval --uniform-bits 4` on the float model
+  # scores with the same arithmetic, so the two must print the same number, digit for digit.
+  run(quantized 0 quantize ${model} --bits 4 -o "${WORK_DIR}/q4.qslm" --json)
+  run(q_eval 0 eval "${WORK_DIR}/q4.qslm" --data ${text} --eval-tokens 2048 --json)
+  run(u_eval 0 eval ${model} --data ${text} --eval-tokens 2048 --uniform-bits 4 --json)
+  string(JSON q_bpc GET "${q_eval}" bits_per_char)
+  string(JSON u_bpc GET "${u_eval}" bits_per_char)
+  expect("quantize + eval scores what eval --uniform-bits 4 scores (${q_bpc} vs ${u_bpc})" q_bpc STREQUAL u_bpc)
+  run(f_eval 0 eval ${model} --data ${text} --eval-tokens 2048 --json)
+  string(JSON f_bpc GET "${f_eval}" bits_per_char)
+  expect("4-bit is not the float score (${q_bpc} vs ${f_bpc})" NOT q_bpc STREQUAL f_bpc)
+  run(bench 0 bench "${WORK_DIR}/q4.qslm" --tokens 32 --threads 1 --json)
+  string(JSON weights GET "${bench}" weights)
+  string(JSON resident GET "${bench}" resident_weight_bytes)
+  string(JSON file_bytes GET "${bench}" file_bytes)
+  string(JSON tps GET "${bench}" tokens_per_second)
+  expect("bench runs the .qslm packed (${weights})" weights STREQUAL "packed")
+  expect("packed weights in memory (${resident} B) are not more than the file (${file_bytes} B)" resident LESS_EQUAL file_bytes)
+  expect("bench measured a speed (${tps})" tps GREATER 0)
+  # Data-free eval of a .qslm: the text is sampled from the float model it came from (as the
+  # search verified it), never from itself; without --sample-from that is an error.
+  expect_error("data-free eval of a .qslm needs its float model" "--sample-from" eval "${WORK_DIR}/q4.qslm")
+  run(df_q 0 eval "${WORK_DIR}/q4.qslm" --sample-from ${model} --eval-tokens 1024 --json)
+  run(df_u 0 eval ${model} --uniform-bits 4 --eval-tokens 1024 --json)
+  string(JSON df_q_bpc GET "${df_q}" bits_per_char)
+  string(JSON df_u_bpc GET "${df_u}" bits_per_char)
+  expect("data-free: .qslm with --sample-from scores what --uniform-bits scores (${df_q_bpc} vs ${df_u_bpc})" df_q_bpc STREQUAL df_u_bpc)
+  expect_error("--sample-from with --data" "--sample-from is for data-free" eval "${WORK_DIR}/q4.qslm" --data ${text}
+               --sample-from ${model})
 elseif(PART STREQUAL "tools")
   set(model models/tiny/spikegpt-tiny-s1.safetensors)
   # info: text and JSON agree with the model; the search's left-out matrix is named.

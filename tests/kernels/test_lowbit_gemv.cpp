@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "qslm/kernels.hpp"
@@ -205,7 +206,8 @@ TEST_CASE("low-bit GEMV: errors", "[lowbit_gemv]") {
     CHECK(a == b);
     CHECK(LowBitMatrix::from_prepared(shape, std::as_bytes(std::span<float>(storage))).value().gemv(x.data(), 2, b.data(), scratch) == Status::ok);
     CHECK(a == b);
-    // A moved and a copied matrix keep working (the lead keeps them in std::vector).
+    // A moved and a copied matrix keep working (models keep them in a std::vector, which moves them).
+    static_assert(std::is_nothrow_move_constructible_v<LowBitMatrix>);
     LowBitMatrix moved = std::move(LowBitMatrix(m));
     CHECK(moved.gemv(x.data(), 2, b.data(), scratch) == Status::ok);
     CHECK(a == b);

@@ -13,6 +13,7 @@
 
 #include <qslm/models/sdt_model.hpp>
 
+#include "data_dir.hpp"
 #include "random_models.hpp"
 
 using namespace qslm;
@@ -120,16 +121,12 @@ TEST_CASE("the SDT encoder's column (event-driven) linears give the row walk's l
     CHECK(models::transpose_sdt_weight(std::vector<float>(5, 1.0f), 2, 3, std::span<float>(out)) == Status::bad_shape);
 }
 
-// Hidden ([.]) : run by its own ctest entry, test_models_sdt_sst2_dev, which reports SKIPPED
-// (QSLM_SKIPPED) when the data set is missing.
-TEST_CASE("SST-2 dev: the bundled SDT classifier gives identical logits and predictions on the column linears and the row walk", "[.sst2]") {
-    const char* dir = std::getenv("QSLM_DATA_DIR");
-    const std::filesystem::path dev = dir ? std::filesystem::path(dir) / "sst2" / "dev.tsv" : std::filesystem::path();
+// Hidden ([.data-sst2]): its own ctest entry, test_models_sdt_sst2_dev (qslm_add_data_test), which
+// reports Skipped when the data set is missing.
+TEST_CASE("SST-2 dev: the bundled SDT classifier gives identical logits and predictions on the column linears and the row walk", "[.data-sst2]") {
+    const std::filesystem::path dev = qslm_test::data_file_or_skip("sst2/dev.tsv");
     const std::filesystem::path file = std::filesystem::path(QSLM_SOURCE_DIR) / "models" / "sdt-sst2.safetensors";
-    if (dir == nullptr || !std::filesystem::exists(dev) || !std::filesystem::exists(file)) {
-        std::cout << "QSLM_SKIPPED: QSLM_DATA_DIR has no sst2/dev.tsv or models/sdt-sst2.safetensors is missing\n";
-        return;
-    }
+    REQUIRE(std::filesystem::exists(file));
     const auto model = models::SdtModel::load(file);
     const auto fast = model.instance();
     const auto walk = fast.with_row_walk();

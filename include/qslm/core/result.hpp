@@ -6,7 +6,13 @@
 #include <type_traits>
 #include <utility>
 
+#include "qslm/core/config.hpp"
 #include "qslm/core/status.hpp"
+
+#if !defined(QSLM_NO_EXCEPTIONS)
+#include <cstdio>
+#include <cstdlib>
+#endif
 
 namespace qslm {
 
@@ -16,6 +22,27 @@ struct Failure {
     Status status = Status::invalid_argument;
     const char* message = "";
 };
+
+// Not `qslm::detail`: code that says `using namespace qslm; using namespace qslm::io;` would
+// find two `detail`s.
+namespace failed_result {
+/// What Result::value() (and `*`, `->`) does when the Result holds a failure, in every build
+/// type: reading the union's value would be undefined behaviour, a silent wrong answer at best.
+/// A hosted program says which failure was ignored on stderr and aborts; firmware
+/// (QSLM_NO_EXCEPTIONS: no stdio, no heap) stops on a trap instruction (a HardFault on a
+/// Cortex-M, where the debugger shows the caller).
+[[noreturn]] inline void stop(const char* message, Status status) noexcept {
+#if !defined(QSLM_NO_EXCEPTIONS)
+    std::fprintf(stderr, "qslm: value() of a failed Result (%s): %s\n", to_string(status), message);
+    std::fflush(stderr);
+    std::abort();
+#else
+    (void)message;
+    (void)status;
+    __builtin_trap();
+#endif
+}
+}  // namespace failed_result
 
 template <class T>
 class [[nodiscard]] Result {
@@ -46,16 +73,28 @@ public:
     [[nodiscard]] const char* message() const noexcept { return ok_ ? "" : storage_.failure.message; }
     [[nodiscard]] Failure failure() const noexcept { return ok_ ? Failure{Status::ok, ""} : storage_.failure; }
 
-    // Precondition: ok(). Checked by the caller (or by qslm::value_or_throw on the host).
-    T& value() & noexcept { return storage_.value; }
-    const T& value() const& noexcept { return storage_.value; }
-    T&& value() && noexcept { return std::move(storage_.value); }
-    T* operator->() noexcept { return &storage_.value; }
-    const T* operator->() const noexcept { return &storage_.value; }
-    T& operator*() & noexcept { return storage_.value; }
-    const T& operator*() const& noexcept { return storage_.value; }
+    // Precondition: ok() (check it, or use qslm::value_or_throw on the host). Broken, the
+    // program stops with the failure's message (failed_result::stop), in every build.
+    T& value() & noexcept { return checked(); }
+    const T& value() const& noexcept { return checked(); }
+    T&& value() && noexcept { return std::move(checked()); }
+    T* operator->() noexcept { return &checked(); }
+    const T* operator->() const noexcept { return &checked(); }
+    T& operator*() & noexcept { return checked(); }
+    const T& operator*() const& noexcept { return checked(); }
 
 private:
+    T& checked() noexcept {
+        if (!ok_) [[unlikely]]
+            failed_result::stop(storage_.failure.message, storage_.failure.status);
+        return storage_.value;
+    }
+    const T& checked() const noexcept {
+        if (!ok_) [[unlikely]]
+            failed_result::stop(storage_.failure.message, storage_.failure.status);
+        return storage_.value;
+    }
+
     union Storage {
         Storage() {}
         ~Storage() {}

@@ -141,6 +141,13 @@ template <class S>
 concept SensitivityPolicy = requires {
     { S::name() } -> std::convertible_to<std::string>;
     { S::needs_evaluation } -> std::convertible_to<bool>;
-};
+} && (!S::needs_evaluation || requires(const eval::Evaluation& reference, const eval::Evaluation& quantized) {
+    // A policy measured by evaluations says whether it reads per-token distributions (they are
+    // gathered only when asked) and how it turns two evaluations into a number. Checked here so
+    // that a custom policy without them fails at the Searcher's template argument, in one line,
+    // not deep inside the engine.
+    { S::needs_distributions } -> std::convertible_to<bool>;
+    { S::measure(reference, quantized) } -> std::convertible_to<double>;
+});
 
 }  // namespace qslm

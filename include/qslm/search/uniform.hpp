@@ -87,6 +87,14 @@ struct LmDataOptions {
     std::size_t calibration = 8;      ///< calibration sequences
     std::size_t eval_tokens = 16384;  ///< tokens of the full (verification / eval) set; 0 = the whole file
     std::uint64_t seed = 1;           ///< seed for sampling from the model
+    /// Language models, search: the text the search verifies on and reports, when it must not be
+    /// the text it calibrates on (data). Empty = the start of data.
+    std::string verify_data;
+    /// Data-free: the name of the float model the text is sampled from (for the description;
+    /// the model itself is make_lm_data's `sampler_model`). A .qslm holds only the quantized
+    /// model, and text sampled from it favours it (it scores its own samples), so data-free
+    /// evaluation of a .qslm needs the float model it came from. Empty: the model itself.
+    std::string sample_from;
 };
 
 struct LmData {
@@ -108,7 +116,9 @@ inline double bytes_per_word_of(const std::vector<std::vector<int>>& seqs) {
     return words == 0 ? 1.0 : static_cast<double>(text.size()) / static_cast<double>(words);
 }
 
-inline LmData make_lm_data(const models::SpikeGptModel& model, const LmDataOptions& o) {
+/// `sampler_model`: the model data-free text is sampled from (default: `model` itself).
+inline LmData make_lm_data(const models::SpikeGptModel& model, const LmDataOptions& o,
+                           const models::SpikeGptModel* sampler_model = nullptr) {
     LmData d;
     if (!o.data.empty()) {
         const std::string raw = eval::read_text_file(o.data);
@@ -125,18 +135,36 @@ inline LmData make_lm_data(const models::SpikeGptModel& model, const LmDataOptio
         d.rounding_fit = tokens.size() - fit_start >= 2
                              ? eval::split_sequences(std::span<const int>(tokens).subspan(fit_start), o.length, o.calibration)
                              : d.calibration;  // text too short for a disjoint slice
+        if (!o.verify_data.empty()) {
+            // Verification (and the reported perplexity) on a separate text, so that the
+            // setting is judged on bytes that neither ranked the candidates nor fitted the
+            // rounding. Its words-per-byte ratio is the one the perplexities are stated in.
+            const std::string vraw = eval::read_text_file(o.verify_data);
+            const std::string_view vtext = eval::strip_utf8_bom(vraw);
+            const std::vector<int> vtokens = eval::byte_tokens(vtext);
+            if (vtokens.size() < 2) fail(Status::invalid_argument, "--verify-data '" + o.verify_data + "' has fewer than 2 bytes");
+            const std::size_t vwords = eval::count_words(vtext);
+            d.bytes_per_word = vwords == 0 ? 1.0 : static_cast<double>(vtokens.size()) / static_cast<double>(vwords);
+            const std::size_t vfull = o.eval_tokens == 0 ? vtokens.size() : std::min(vtokens.size(), o.eval_tokens);
+            d.full = eval::split_sequences(std::span<const int>(vtokens).first(vfull), o.length);
+            d.description = "calibration " + o.data + " (" + std::to_string(std::min(tokens.size(), o.calibration * o.length)) +
+                            " of " + std::to_string(tokens.size()) + " bytes), verification " + o.verify_data + " (" +
+                            std::to_string(vfull) + " of " + std::to_string(vtokens.size()) + " bytes)";
+        }
         return d;
     }
     // Data-free: text sampled from the float model itself, with different seeds for the
     // calibration set and the (larger) verification set.
-    SpikeGptSampler sampler(model.instance());
+    SpikeGptSampler sampler((sampler_model != nullptr ? *sampler_model : model).instance());
     d.calibration = eval::sample_sequences(sampler, {.sequences = o.calibration, .length = o.length, .seed = o.seed});
     const std::size_t full_seqs = std::max<std::size_t>(1, (o.eval_tokens == 0 ? 16384 : o.eval_tokens) / o.length);
     d.full = eval::sample_sequences(sampler, {.sequences = full_seqs, .length = o.length, .seed = o.seed + 1000003});
     d.bytes_per_word = bytes_per_word_of(d.full);
     d.rounding_fit = eval::sample_sequences(sampler, {.sequences = o.calibration, .length = o.length, .seed = o.seed + 2000003});
     d.description = "data-free (" + std::to_string(o.calibration) + "+" + std::to_string(full_seqs) + " sequences of " +
-                    std::to_string(o.length) + " tokens sampled from the float model, seed " + std::to_string(o.seed) + ")";
+                    std::to_string(o.length) + " tokens sampled from " +
+                    (o.sample_from.empty() ? std::string("the float model") : o.sample_from) + ", seed " +
+                    std::to_string(o.seed) + ")";
     return d;
 }
 
