@@ -30,7 +30,6 @@ import sys
 import tempfile
 import types
 
-import numpy as np
 import torch
 
 FFN_MULT = 4
