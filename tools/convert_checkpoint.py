@@ -8,7 +8,9 @@ Made for SpikeGPT checkpoints written by the reference code (Ridger Zhu et al.; 
     prefixes ('module.', '_orig_mod.'),
   * reshapes the reference's [1, 1, C] time_mix_* tensors to [C] (qslm's convention; the values
     are unchanged) and checks that every SpikeGPT tensor is present with a consistent shape,
-  * records config metadata (model_type, n_layer, n_embd, vocab_size, binary_embedding, ...),
+  * records config metadata (model_type, n_layer, n_embd, vocab_size, binary_embedding, ...);
+    binary_embedding follows the reference RNN runner (binary only for a 77-symbol vocabulary)
+    unless --embedding binary|float says otherwise,
   * adds tokenizer / vocabulary metadata from --vocab FILE and any --meta key=value,
   * refuses, with a message naming each offender, anything it cannot store or that qslm's
     SpikeGPT forward would silently ignore (non-tensor entries, sparse / quantized / complex
@@ -104,7 +106,7 @@ def spikegpt_expected(n_layer):
     return names
 
 
-def convert_spikegpt(sd):
+def convert_spikegpt(sd, embedding=None):
     """Validate / normalise a SpikeGPT state dict. Returns (tensors, metadata)."""
     if "emb.weight" not in sd or not any(k.startswith("blocks.") for k in sd):
         raise ConversionError("not a SpikeGPT state dict (no emb.weight / blocks.*); use "
@@ -152,11 +154,14 @@ def convert_spikegpt(sd):
             problems.append("%s: shape %s, expected %s" % (n, list(out[n].shape), list(s)))
     if problems:
         raise ConversionError("\n  ".join(["checkpoint does not match SpikeGPT:"] + problems))
+    # The reference RNN runner (src/model_run.py) binarises the embedding only for its 77-symbol
+    # character model and feeds every other model the float embedding; --embedding overrides.
+    binary = (V == 77) if embedding is None else embedding == "binary"
     cfg = {"vocab_size": V, "n_layer": L, "n_embd": C, "ffn_mult": H // C, "ctx_len": 1024,
-           "binary_embedding": True, "tau": 2.0, "v_threshold": 1.0, "v_reset": 0.0,
+           "binary_embedding": binary, "tau": 2.0, "v_threshold": 1.0, "v_reset": 0.0,
            "surrogate_alpha": 2.0, "ln_eps": 1e-5, "dropout": 0.0}
     meta = {"format": "qslm-spikegpt-v1", "model_type": "spikegpt", "vocab_size": str(V),
-            "n_layer": str(L), "n_embd": str(C), "binary_embedding": "true",
+            "n_layer": str(L), "n_embd": str(C), "binary_embedding": "true" if binary else "false",
             "time_decay_form": "raw (w = -exp(time_decay))", "config": cfg,
             "converted_by": "tools/convert_checkpoint.py"}
     return out, meta
@@ -206,7 +211,7 @@ def convert(a):
         raise ConversionError("\n  ".join(["cannot store these entries (use --drop NAME to "
                                            "leave one out):"] + bad))
     if a.model_type == "spikegpt":
-        tensors, meta = convert_spikegpt(sd)
+        tensors, meta = convert_spikegpt(sd, a.embedding)
     else:
         tensors, meta = dict(sd), {"model_type": a.model_type,
                                    "converted_by": "tools/convert_checkpoint.py"}
@@ -222,6 +227,9 @@ def convert(a):
     if "binary_embedding" in user:
         if user["binary_embedding"] not in ("true", "false"):
             raise ConversionError("--meta binary_embedding must be true or false")
+        if a.embedding is not None and (user["binary_embedding"] == "true") != (a.embedding == "binary"):
+            raise ConversionError("--meta binary_embedding=%s contradicts --embedding %s"
+                                  % (user["binary_embedding"], a.embedding))
         if isinstance(meta.get("config"), dict):
             meta["config"]["binary_embedding"] = user["binary_embedding"] == "true"
     meta.update(user)
@@ -262,6 +270,10 @@ def main(argv=None):
     ap.add_argument("--meta", action="append", metavar="KEY=VALUE",
                     help="extra metadata (repeatable); e.g. tokenizer=gpt-neox-20b, "
                          "binary_embedding=false")
+    ap.add_argument("--embedding", choices=["binary", "float"],
+                    help="spikegpt: whether the model reads its embedding binarised (x >= 0) or as "
+                         "floats; default: as the reference RNN runner does, binary only for a "
+                         "77-symbol vocabulary")
     ap.add_argument("--dtype", default="keep", choices=["keep", "f32", "f16", "bf16"],
                     help="cast floating tensors (default: keep)")
     ap.add_argument("--drop", action="append", metavar="NAME",

@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ make pkg-config
           libeigen3-dev libxsimd-dev catch2 libbenchmark-dev
-          nlohmann-json3-dev libcli11-dev "$@")
+          nlohmann-json3-dev libcli11-dev
+          pybind11-dev python3-dev python3-pybind11 python3-numpy "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -72,6 +72,7 @@
 #include "qslm/search/report.hpp"
 #include "qslm/search/searcher.hpp"
 #include "qslm/search/setting_energy.hpp"
+#include "qslm/search/uniform.hpp"
 
 #include "cli_checks.hpp"
 
@@ -140,97 +141,30 @@ void require_finite(std::span<const float> logits, std::size_t step) {
                                                        std::to_string(step) + "); its weights are damaged");
 }
 
-/// Where calibration and evaluation text comes from.
-struct DataOptions {
-    std::string data;              ///< a text file (byte tokens); empty = data-free
+/// Where calibration and evaluation text comes from (the language-model part, data/length/
+/// calibration/eval_tokens/seed, and make_lm_data are shared with the Python module:
+/// qslm/search/uniform.hpp).
+struct DataOptions : qslm::search::LmDataOptions {
+    // In the base (shared with the Python module, qslm/search/uniform.hpp): data, length,
+    // calibration, eval_tokens, seed, verify_data (language models, search: the text the search
+    // verifies on and reports) and sample_from (language models, eval, data-free: the float
+    // model whose samples are the text; a .qslm scored on its own samples favours itself).
     bool data_free = false;
-    std::size_t length = 256;      ///< tokens per sequence
-    std::size_t calibration = 8;   ///< calibration sequences
-    std::size_t eval_tokens = 16384;  ///< tokens of the full (verification / eval) set; 0 = the whole file
-    std::uint64_t seed = 1;
     // Classifiers only (search): what the search scores candidates on; --data is the
     // verification set.
     std::string calibration_data;          ///< labelled TSV; empty = a slice of --data
-    // Language models only (search): the text the search verifies on and reports, when it must
-    // not be the text it calibrates on (--data). Empty = the start of --data, as before.
-    std::string verify_data;
-    // Language models only (eval, data-free): the float model whose samples are the text. A .qslm
-    // holds only the quantized model, and text sampled from it favours it (it scores its own
-    // samples), so data-free eval of a .qslm needs the float model it came from.
-    std::string sample_from;
     std::size_t calibration_examples = 1000;  ///< examples taken from it, evenly spread (0 = all)
 };
 
-struct LmData {
-    std::vector<std::vector<int>> calibration, full;
-    /// What GPTQ / adaptive rounding fit to inside a search: as many sequences as the
-    /// calibration set, but disjoint from it, so that the search does not score candidates on
-    /// the very tokens their rounding was fitted to (that made 2-bit GPTQ look better than
-    /// float on the calibration set of the bundled model; docs/rounding.md).
-    std::vector<std::vector<int>> rounding_fit;
-    double bytes_per_word = 0.0;
-    std::string description;
-};
+using qslm::search::LmData;
 
-double bytes_per_word_of(const std::vector<std::vector<int>>& seqs) {
-    std::string text;
-    for (const auto& s : seqs)
-        for (int t : s) text.push_back(static_cast<char>(t));
-    const std::size_t words = qslm::eval::count_words(text);
-    return words == 0 ? 1.0 : static_cast<double>(text.size()) / static_cast<double>(words);
-}
-
-/// `sampler_model`: the model data-free text is sampled from (default: `model` itself).
+/// qslm::search::make_lm_data with the tool's model names (`bundled-wiki`) resolved in the
+/// description. `sampler_model`: the model data-free text is sampled from (default: `model`).
 LmData make_lm_data(const qslm::models::SpikeGptModel& model, const DataOptions& o,
                     const qslm::models::SpikeGptModel* sampler_model = nullptr) {
-    LmData d;
-    if (!o.data.empty()) {
-        const std::string raw = qslm::eval::read_text_file(o.data);
-        const std::string_view text = qslm::eval::strip_utf8_bom(raw);
-        const std::vector<int> tokens = qslm::eval::byte_tokens(text);
-        if (model.vocab_size() < 256)
-            qslm::fail(qslm::Status::invalid_argument, "--data needs a byte-level model (vocabulary 256)");
-        const std::size_t words = qslm::eval::count_words(text);
-        d.bytes_per_word = words == 0 ? 1.0 : static_cast<double>(tokens.size()) / static_cast<double>(words);
-        d.calibration = qslm::eval::split_sequences(tokens, o.length, o.calibration);
-        const std::size_t full_tokens = o.eval_tokens == 0 ? tokens.size() : std::min(tokens.size(), o.eval_tokens);
-        d.full = qslm::eval::split_sequences(std::span<const int>(tokens).first(full_tokens), o.length);
-        d.description = o.data + " (" + std::to_string(full_tokens) + " of " + std::to_string(tokens.size()) + " bytes)";
-        const std::size_t fit_start = std::min(tokens.size(), o.calibration * o.length);
-        d.rounding_fit = tokens.size() - fit_start >= 2
-                             ? qslm::eval::split_sequences(std::span<const int>(tokens).subspan(fit_start), o.length, o.calibration)
-                             : d.calibration;  // text too short for a disjoint slice
-        if (!o.verify_data.empty()) {
-            // Verification (and the reported perplexity) on a separate text, so that the
-            // setting is judged on bytes that neither ranked the candidates nor fitted the
-            // rounding. Its words-per-byte ratio is the one the perplexities are stated in.
-            const std::string vraw = qslm::eval::read_text_file(o.verify_data);
-            const std::string_view vtext = qslm::eval::strip_utf8_bom(vraw);
-            const std::vector<int> vtokens = qslm::eval::byte_tokens(vtext);
-            if (vtokens.size() < 2) qslm::fail(qslm::Status::invalid_argument, "--verify-data '" + o.verify_data + "' has fewer than 2 bytes");
-            const std::size_t vwords = qslm::eval::count_words(vtext);
-            d.bytes_per_word = vwords == 0 ? 1.0 : static_cast<double>(vtokens.size()) / static_cast<double>(vwords);
-            const std::size_t vfull = o.eval_tokens == 0 ? vtokens.size() : std::min(vtokens.size(), o.eval_tokens);
-            d.full = qslm::eval::split_sequences(std::span<const int>(vtokens).first(vfull), o.length);
-            d.description = "calibration " + o.data + " (" + std::to_string(std::min(tokens.size(), o.calibration * o.length)) +
-                            " of " + std::to_string(tokens.size()) + " bytes), verification " + o.verify_data + " (" +
-                            std::to_string(vfull) + " of " + std::to_string(vtokens.size()) + " bytes)";
-        }
-        return d;
-    }
-    // Data-free: text sampled from the float model itself, with different seeds for the
-    // calibration set and the (larger) verification set.
-    qslm::search::SpikeGptSampler sampler((sampler_model != nullptr ? *sampler_model : model).instance());
-    d.calibration = qslm::eval::sample_sequences(sampler, {.sequences = o.calibration, .length = o.length, .seed = o.seed});
-    const std::size_t full_seqs = std::max<std::size_t>(1, (o.eval_tokens == 0 ? 16384 : o.eval_tokens) / o.length);
-    d.full = qslm::eval::sample_sequences(sampler, {.sequences = full_seqs, .length = o.length, .seed = o.seed + 1000003});
-    d.bytes_per_word = bytes_per_word_of(d.full);
-    d.rounding_fit = qslm::eval::sample_sequences(sampler, {.sequences = o.calibration, .length = o.length, .seed = o.seed + 2000003});
-    d.description = "data-free (" + std::to_string(o.calibration) + "+" + std::to_string(full_seqs) + " sequences of " +
-                    std::to_string(o.length) + " tokens sampled from " +
-                    (o.sample_from.empty() ? std::string("the float model") : resolve_model_path(o.sample_from)) + ", seed " +
-                    std::to_string(o.seed) + ")";
-    return d;
+    qslm::search::LmDataOptions lm = o;
+    if (!lm.sample_from.empty()) lm.sample_from = resolve_model_path(lm.sample_from);
+    return qslm::search::make_lm_data(model, lm, sampler_model);
 }
 
 void add_data_options(CLI::App* cmd, DataOptions& o) {
@@ -375,15 +309,7 @@ struct CliObjective {
     }
 };
 
-qslm::QuantSpec parse_granularity(const std::string& g) {
-    if (g == "tensor" || g == "per-tensor") return {qslm::ScaleLayout::per_tensor()};
-    if (g == "channel" || g == "per-channel") return {qslm::ScaleLayout::per_channel()};
-    // Digits only after "group:" ("group:8xyz" is refused, not read as 8).
-    if (const long n = qslm_cli::granularity_group(g); n > 0)
-        return {qslm::ScaleLayout::per_group(static_cast<std::uint32_t>(n))};
-    qslm::fail(qslm::Status::invalid_argument,
-               "granularity '" + g + "' is not tensor, channel or group:G (G a whole number in [1, 1048576])");
-}
+qslm::QuantSpec parse_granularity(const std::string& g) { return qslm::search::parse_granularity(g); }
 
 // ---- info ------------------------------------------------------------------------------------
 
@@ -535,12 +461,10 @@ int cmd_eval_sdt(const std::string& model_arg, const DataOptions& data, int unif
         replacements.resize(model.matrices().size());
         quantized.resize(model.matrices().size());
         bytes -= total_matrix_weights(model) * sizeof(float);
+        const auto tensors = qslm::search::quantize_uniform(model, uniform_bits, spec);
         for (std::size_t m = 0; m < model.matrices().size(); ++m) {
-            const auto& info = model.matrices()[m];
-            const auto t = qslm::value_or_throw(
-                qslm::AnyPackedTensor::quantize(uniform_bits, model.matrix_weights(m), info.rows, info.cols, spec), info.name);
-            bytes += t.bytes();
-            quantized[m] = t.dequantize();
+            bytes += tensors[m].bytes();
+            quantized[m] = tensors[m].dequantize();
             replacements[m] = quantized[m];
         }
     }
@@ -615,20 +539,10 @@ int cmd_eval(const std::string& model_arg, DataOptions data, int uniform_bits, c
     std::size_t bytes = stored_qslm && uniform_bits == 0 ? stored_weight_bytes(resolve_model_path(model_arg)) : float_bytes(model);
     if (uniform_bits != 0) {
         const qslm::QuantSpec spec = parse_granularity(granularity);
-        quantized.resize(model.matrices().size());
         bytes -= total_matrix_weights(model) * sizeof(float);
-        for (std::size_t m = 0; m < model.matrices().size(); ++m) {
-            const auto& info = model.matrices()[m];
-            // A binary embedding only passes on signs: its lossless 1-bit sign code, as the
-            // search stores it (see search/adapters/spikegpt.hpp).
-            const bool sign_code = m == 0 && model.options().binary_embedding;
-            auto t = sign_code ? qslm::value_or_throw(qslm::AnyPackedTensor::quantize(1, model.matrix_weights(m), info.rows,
-                                                                                       info.cols, {qslm::ScaleLayout::per_tensor()}),
-                                                      info.name)
-                               : rounder.quantize(m, uniform_bits, spec);
-            bytes += t.bytes();
-            quantized[m] = std::move(t);
-        }
+        // A binary embedding gets its lossless 1-bit sign code, as the search stores it.
+        quantized = qslm::search::quantize_uniform(model, uniform_bits, spec, rounder);
+        for (const auto& t : quantized) bytes += t.bytes();
     }
     // Quantized weights run as a .qslm holding them runs after loading (the low-bit kernel,
     // int8 activations), so that `qslm quantize` + `qslm eval OUT.qslm` gives the same numbers.
@@ -1160,14 +1074,8 @@ int cmd_quantize(const QuantizeArgs& a) {
                        "--rounding " + a.rounding + " needs per-layer input statistics, which the classifier does not "
                        "gather yet; use --rounding nearest for it");
         const auto model = qslm::models::SdtModel::load(path);
-        std::vector<qslm::AnyPackedTensor> tensors;
-        tensors.reserve(model.matrices().size());
-        for (std::size_t m = 0; m < model.matrices().size(); ++m) {
-            const auto& info = model.matrices()[m];
-            tensors.push_back(qslm::value_or_throw(
-                qslm::AnyPackedTensor::quantize(a.bits, model.matrix_weights(m), info.rows, info.cols, spec), info.name));
-            packed_bytes += tensors.back().bytes();
-        }
+        const auto tensors = qslm::search::quantize_uniform(model, a.bits, spec);
+        for (const auto& t : tensors) packed_bytes += t.bytes();
         q = to_qslm_of(model, tensors, fp32, searched);
     } else {
         const auto model = load_spikegpt(a.model, qslm::models::WeightForm::float32);
@@ -1175,19 +1083,9 @@ int cmd_quantize(const QuantizeArgs& a) {
         if (qslm::quant::needs_calibration(method))
             calibration.emplace(qslm::quant::calibrate_spikegpt(model, make_lm_data(model, a.data).calibration));
         const qslm::search::SpikeGptRounding rounder(model, method, calibration ? &*calibration : nullptr, {}, a.threads);
-        std::vector<qslm::AnyPackedTensor> tensors;
-        tensors.reserve(model.matrices().size());
-        for (std::size_t m = 0; m < model.matrices().size(); ++m) {
-            const auto& info = model.matrices()[m];
-            // A binary embedding only passes on signs: its lossless 1-bit sign code (as the search stores it).
-            if (m == 0 && model.options().binary_embedding)
-                tensors.push_back(qslm::value_or_throw(
-                    qslm::AnyPackedTensor::quantize(1, model.matrix_weights(m), info.rows, info.cols, {qslm::ScaleLayout::per_tensor()}),
-                    info.name));
-            else
-                tensors.push_back(rounder.quantize(m, a.bits, spec));
-            packed_bytes += tensors.back().bytes();
-        }
+        // A binary embedding gets its lossless 1-bit sign code (as the search stores it).
+        const auto tensors = qslm::search::quantize_uniform(model, a.bits, spec, rounder);
+        for (const auto& t : tensors) packed_bytes += t.bytes();
         q = to_qslm_of(model, tensors, fp32, searched);
     }
     qslm::io::save_qslm(a.out, q);

@@ -400,12 +400,15 @@ def load_model(path, dtype=torch.float32, device="cpu"):
 
 
 def _infer_config(tensors, meta):
-    """Config for files from tools/convert_checkpoint.py (no 'config' metadata)."""
+    """Config for files without 'config' metadata (reference-named checkpoints). A file that does
+    not state binary_embedding is read as the reference RNN runner reads it (and as the C++ loader
+    does): binary only with a 77-symbol vocabulary."""
     V, C = tensors["emb.weight"].shape
     L = 1 + max(int(k.split(".")[1]) for k in tensors if k.startswith("blocks."))
     H = tensors["blocks.0.ffn.key.weight"].shape[0]
+    default = "true" if V == 77 else "false"
     return Config(vocab_size=V, n_embd=C, n_layer=L, ffn_mult=H // C,
-                  binary_embedding=meta.get("binary_embedding", "true") == "true")
+                  binary_embedding=meta.get("binary_embedding", default) == "true")
 
 
 # --------------------------------------------------------------------------------------------
