@@ -20,7 +20,7 @@
 # Without xsimd (QSLM_XSIMD_INCLUDE_DIR unset) nothing is added: the scalar kernels remain.
 #
 # qslm_kernel_archs_library(<name>) makes a static library <name> holding those translation
-# units (linked to qslm::qslm), for a project with several programs: each links <name> and the
+# units (linked to qslm::runtime, the device half), for a project with several programs: each links <name> and the
 # kernels are compiled once, not once per program. Without xsimd it is an empty INTERFACE
 # library, so linking it is always valid.
 # Every TU gets -ffp-contract=off: the float parts of the GEMVs must not be fused into FMAs, or
@@ -91,10 +91,10 @@ function(qslm_kernel_archs_library name)
   endif()
   if(NOT QSLM_XSIMD_INCLUDE_DIR OR NOT (CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|x64|aarch64|arm64|ARM64)$"))
     add_library(${name} INTERFACE)
-    target_link_libraries(${name} INTERFACE qslm::qslm)
+    target_link_libraries(${name} INTERFACE qslm::runtime)
     return()
   endif()
   add_library(${name} STATIC)
-  target_link_libraries(${name} PUBLIC qslm::qslm)
+  target_link_libraries(${name} PUBLIC qslm::runtime)
   qslm_add_kernel_archs(${name} ${ARGN})
 endfunction()
