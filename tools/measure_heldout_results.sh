@@ -60,7 +60,8 @@ search() {  # search NAME BPW DROP
   "$qslm" search "$model" --data "$out/valid-calibration.txt" --verify-data "$out/valid-holdout.txt" \
       --eval-tokens 65536 --max-bits-per-weight "$bpw" --max-drop "$drop" --rounding gptq \
       --threads 2 --quiet --json --out "$out/$name" > "$out/$name.report.json" || [[ $? -eq 3 ]]
-  [[ -f "$out/$name/model.qslm" ]] && score "$name" "$out/$name/model.qslm"
+  # No model.qslm when the bound cannot be met (exit status 3): the report says so.
+  if [[ -f "$out/$name/model.qslm" ]]; then score "$name" "$out/$name/model.qslm"; fi
 }
 search search-4.25bpw-2pct 4.25 2%
 search search-3.2bpw-5pct 3.2 5%
@@ -69,5 +70,5 @@ search search-3.2bpw-5pct 3.2 5%
 echo "== data-free main job" >&2
 "$qslm" search "$model" --max-bits-per-weight 4.25 --threads 2 --quiet --json --out "$out/data-free" \
     > "$out/data-free.report.json" || [[ $? -eq 3 ]]
-[[ -f "$out/data-free/model.qslm" ]] && score data-free-main-job "$out/data-free/model.qslm"
+if [[ -f "$out/data-free/model.qslm" ]]; then score data-free-main-job "$out/data-free/model.qslm"; fi
 column -t -s $'\t' "$summary"
