@@ -74,9 +74,9 @@ foreach(stem IN LISTS MODELS)
   endif()
   string(JSON bpc GET "${out}" bits_per_char)
   string(JSON ppl GET "${out}" perplexity)
-  # float32 C++ against PyTorch (float64 since the 2026-12-06 models; 1.4e-5 and 1.8e-5 apart
-  # then): a LIF spike that flips on a rounding difference moves
-  # the mean by ~1e-6; another protocol (carried state, another cut, <eos> words) by >= 1e-2.
+  # float32 C++ against float64 PyTorch (1.4e-5 and 1.8e-5 apart for the 2026-12-06 models): a
+  # LIF spike that flips on a rounding difference moves the mean by ~1e-6; another protocol
+  # (carried state, another cut, <eos> words) by >= 1e-2.
   expect_close("${stem} bits per char (65,536 test bytes)" "${bpc}" "${want_bpc}" 200)
   expect_close("${stem} word-level perplexity (65,536 test bytes)" "${ppl}" "${want_ppl}" 500000)
 endforeach()
