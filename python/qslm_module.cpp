@@ -23,7 +23,7 @@
 #include <variant>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/sst2.hpp"
 #include "qslm/io/model_kind.hpp"
 #include "qslm/io/qslm_reader.hpp"
@@ -31,8 +31,8 @@
 #include "qslm/kernels/isa.hpp"
 #include "qslm/kernels/spike_matvec.hpp"
 #include "qslm/models/sampling.hpp"
-#include "qslm/models/sdt_model.hpp"
-#include "qslm/models/spikegpt_model.hpp"
+#include "qslm/io/sdt_model.hpp"
+#include "qslm/io/spikegpt_model.hpp"
 #include "qslm/search/adapters/sdt.hpp"
 #include "qslm/search/adapters/spikegpt.hpp"
 #include "qslm/search/adapters/spikegpt_calibration.hpp"

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include <qslm/models/sdt_model.hpp>
+#include <qslm/io/sdt_model.hpp>
 
 namespace {
 

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include <qslm/kernels.hpp>
-#include <qslm/models/spikegpt_model.hpp>
+#include <qslm/io/spikegpt_model.hpp>
 #include <qslm/tensor/any_packed_tensor.hpp>
 
 namespace {

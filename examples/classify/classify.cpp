@@ -14,7 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include <qslm/models/sdt_model.hpp>
+#include <qslm/io/sdt_model.hpp>
 
 int main(int argc, char** argv) {
     CLI::App app{"Classify the sentiment of sentences with a spike-driven transformer (SST-2)."};

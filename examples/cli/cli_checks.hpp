@@ -23,7 +23,7 @@
 #include <string_view>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/io/atomic_file.hpp"
 
 namespace qslm_cli {

@@ -48,7 +48,7 @@
 
 #include <sys/resource.h>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/data_free.hpp"
 #include "qslm/eval/sst2.hpp"
 #include "qslm/eval/text_data.hpp"
@@ -60,11 +60,11 @@
 #include "qslm/io/qslm_reader.hpp"
 #include "qslm/io/qslm_writer.hpp"
 #include "qslm/models/integer/footprint.hpp"
-#include "qslm/models/integer/prepare_spikegpt.hpp"
-#include "qslm/models/logits_dump.hpp"
+#include "qslm/io/integer/prepare_spikegpt.hpp"
+#include "qslm/io/logits_dump.hpp"
 #include "qslm/models/sampling.hpp"
-#include "qslm/models/sdt_model.hpp"
-#include "qslm/models/spikegpt_model.hpp"
+#include "qslm/io/sdt_model.hpp"
+#include "qslm/io/spikegpt_model.hpp"
 #include "qslm/search/adapters/sdt.hpp"
 #include "qslm/search/adapters/spikegpt.hpp"
 #include "qslm/search/adapters/spikegpt_calibration.hpp"

@@ -12,7 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include <qslm/models.hpp>
-#include <qslm/models/spikegpt_model.hpp>
+#include <qslm/io/spikegpt_model.hpp>
 
 int main(int argc, char** argv) {
     CLI::App app{"Continue a prompt with a byte-level SpikeGPT (streaming, spiking RWKV)."};

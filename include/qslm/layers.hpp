@@ -3,6 +3,7 @@
 // spike-driven attention (SDSA, SSA, STAtten) and the SpikeGPT block. Embedded-safe (no heap,
 // no exceptions); the host-only helper layers/dequantize.hpp is not included here.
 #include "qslm/neuron.hpp"
+#include "qslm/layers/activation_observer.hpp"
 #include "qslm/layers/batch_norm.hpp"
 #include "qslm/layers/embedding.hpp"
 #include "qslm/layers/layer_norm.hpp"

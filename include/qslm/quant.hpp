@@ -2,7 +2,6 @@
 // qslm quant (host side): calibration statistics and the weight rounding policies that pack
 // into PackedTensor — round-to-nearest (in qslm/tensor), the clipping search, GPTQ and
 // TesseraQ-style progressive adaptive rounding.
-#include "qslm/quant/activation_observer.hpp"
 #include "qslm/quant/adaptive_rounding.hpp"
 #include "qslm/quant/clip_search.hpp"
 #include "qslm/quant/gptq.hpp"

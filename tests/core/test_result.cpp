@@ -4,7 +4,7 @@
 #include <set>
 #include <string>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/core/result.hpp"
 
 using qslm::Failure;

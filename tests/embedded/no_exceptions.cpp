@@ -1,7 +1,7 @@
 // Compiled with -fno-exceptions -fno-rtti: the embedded half must build (and run) like firmware.
 // Uses caller-owned static memory only on the inference side.
 #include <qslm/runtime.hpp>
-#include <qslm/quant/activation_observer.hpp>  // the calibration hook models call (embedded-safe)
+#include <qslm/layers/activation_observer.hpp>  // the calibration hook models call (embedded-safe)
 #include <qslm/models/integer_spikegpt.hpp>  // integer-only SpikeGPT (layers/integer/*)
 
 #include <array>

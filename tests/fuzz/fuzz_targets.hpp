@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/io/crc32c.hpp"
 #include "qslm/io/header_export.hpp"
 #include "qslm/io/qslm_reader.hpp"

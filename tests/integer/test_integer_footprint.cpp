@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "qslm/models/integer/footprint.hpp"
-#include "qslm/models/integer/prepare_spikegpt.hpp"
-#include "qslm/models/spikegpt_model.hpp"
+#include "qslm/io/integer/prepare_spikegpt.hpp"
+#include "qslm/io/spikegpt_model.hpp"
 
 using namespace qslm;
 namespace mi = qslm::models::integer;

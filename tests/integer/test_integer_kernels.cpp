@@ -14,7 +14,7 @@
 #include "qslm/layers/integer/linear.hpp"
 #include "qslm/layers/integer/wkv.hpp"
 #include "qslm/layers/spikegpt_block.hpp"
-#include "qslm/models/integer/prepare_spikegpt.hpp"
+#include "qslm/io/integer/prepare_spikegpt.hpp"
 #include "qslm/neuron/spiking_jelly_lif.hpp"
 #include "qslm/tensor/packed_tensor.hpp"
 

@@ -18,8 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "qslm/models/integer/prepare_spikegpt.hpp"
-#include "qslm/models/spikegpt_model.hpp"
+#include "qslm/io/integer/prepare_spikegpt.hpp"
+#include "qslm/io/spikegpt_model.hpp"
 #ifdef QSLM_TEST_NO_FLOAT_TU
 #include "integer/no_float_step.hpp"
 #include "data_dir.hpp"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/io/byte_order.hpp"
 
 namespace qslm::test {

@@ -22,8 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <qslm/models/sdt_model.hpp>
-#include <qslm/models/spikegpt_model.hpp>
+#include <qslm/io/sdt_model.hpp>
+#include <qslm/io/spikegpt_model.hpp>
 
 namespace qslm_test {
 

@@ -16,7 +16,7 @@
 #include <qslm/io/crc32c.hpp>
 #include <qslm/io/qslm_reader.hpp>
 #include <qslm/io/qslm_writer.hpp>
-#include <qslm/models/spikegpt_model.hpp>
+#include <qslm/io/spikegpt_model.hpp>
 
 #include "random_models.hpp"
 

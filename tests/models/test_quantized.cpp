@@ -10,8 +10,8 @@
 #include <vector>
 
 #include <qslm/io/qslm_writer.hpp>
-#include <qslm/models/sdt_model.hpp>
-#include <qslm/models/spikegpt_model.hpp>
+#include <qslm/io/sdt_model.hpp>
+#include <qslm/io/spikegpt_model.hpp>
 
 #include "random_models.hpp"
 

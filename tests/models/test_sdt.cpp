@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include <qslm/models/sdt_model.hpp>
+#include <qslm/io/sdt_model.hpp>
 
 #include "data_dir.hpp"
 #include "random_models.hpp"

@@ -7,8 +7,8 @@
 #include <numeric>
 #include <vector>
 
-#include <qslm/models/logits_dump.hpp>
-#include <qslm/models/spikegpt_model.hpp>
+#include <qslm/io/logits_dump.hpp>
+#include <qslm/io/spikegpt_model.hpp>
 
 #include "random_models.hpp"
 

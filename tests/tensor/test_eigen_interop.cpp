@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "qslm/tensor/eigen_interop.hpp"
+#include "qslm/host/eigen_interop.hpp"
 #include "tensor_test_support.hpp"
 
 using namespace qslm;

@@ -9,7 +9,7 @@
 
 #include "../src/demo.hpp"
 #include "qslm/io/qslm_reader.hpp"
-#include "qslm/models/integer/prepare_spikegpt.hpp"
+#include "qslm/io/integer/prepare_spikegpt.hpp"
 
 int main(int argc, char** argv) {
     if (argc < 2) {

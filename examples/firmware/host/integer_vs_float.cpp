@@ -29,8 +29,8 @@
 
 #include "qslm/eval/text_data.hpp"
 #include "qslm/io/qslm_reader.hpp"
-#include "qslm/models/integer/prepare_spikegpt.hpp"
-#include "qslm/models/spikegpt_model.hpp"
+#include "qslm/io/integer/prepare_spikegpt.hpp"
+#include "qslm/io/spikegpt_model.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 // search stores it: the binary embedding uses only signs); a .qslm file (e.g. the quantizer
 // search's chosen setting, `qslm search ... --out DIR`) is used as is.
 // The .qslm output is what host_run_qslm runs through the run-time-width path; the header holds
-// the same integers with compile-time widths (io::export_header + models/integer/header_model.hpp).
+// the same integers with compile-time widths (io::export_header + io/integer/header_model.hpp).
 // It also prints the footprint: matrix bytes (flash) and arena bytes (RAM).
 
 #include <cstdio>
@@ -21,9 +21,9 @@
 #include "qslm/io/header_export.hpp"
 #include "qslm/io/qslm_reader.hpp"
 #include "qslm/io/qslm_writer.hpp"
-#include "qslm/models/integer/header_model.hpp"
-#include "qslm/models/integer/prepare_spikegpt.hpp"
-#include "qslm/models/spikegpt_model.hpp"
+#include "qslm/io/integer/header_model.hpp"
+#include "qslm/io/integer/prepare_spikegpt.hpp"
+#include "qslm/io/spikegpt_model.hpp"
 
 namespace {
 

@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/evaluation.hpp"
 #include "qslm/eval/parallel.hpp"
 #include "qslm/eval/token_metrics.hpp"

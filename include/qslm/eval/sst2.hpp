@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/text_data.hpp"
 
 namespace qslm::eval {

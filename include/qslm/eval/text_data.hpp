@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 
 namespace qslm::eval {
 

@@ -22,7 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/hw/op_prices.hpp"
 
 namespace qslm::hw {

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 
 namespace qslm::hw {
 

@@ -16,7 +16,7 @@
 #include <span>
 #include <string>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/io/file_bytes.hpp"  // QSLM_IO_HAVE_POSIX and the POSIX headers
 
 namespace qslm::io {

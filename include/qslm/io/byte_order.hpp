@@ -17,7 +17,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 
 namespace qslm::io {
 

@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/io/safetensors.hpp"
 
 namespace qslm::io {

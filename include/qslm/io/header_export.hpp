@@ -27,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/io/atomic_file.hpp"
 #include "qslm/io/qslm_model.hpp"
 #include "qslm/io/qslm_writer.hpp"

@@ -22,7 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/io/qslm_model.hpp"
 #include "qslm/io/qslm_reader.hpp"
 #include "qslm/io/safetensors.hpp"

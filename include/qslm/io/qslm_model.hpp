@@ -23,7 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/io/byte_order.hpp"
 #include "qslm/tensor/any_packed_tensor.hpp"
 #include "qslm/tensor/packed_tensor.hpp"

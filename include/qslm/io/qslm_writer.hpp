@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/io/atomic_file.hpp"
 #include "qslm/io/byte_order.hpp"
 #include "qslm/io/crc32c.hpp"

@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/io/atomic_file.hpp"
 #include "qslm/io/byte_order.hpp"
 #include "qslm/io/dtype.hpp"

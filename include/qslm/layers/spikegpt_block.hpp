@@ -42,7 +42,7 @@
 #include "qslm/layers/layer_norm.hpp"
 #include "qslm/layers/projection.hpp"
 #include "qslm/neuron/spiking_jelly_lif.hpp"
-#include "qslm/quant/activation_observer.hpp"
+#include "qslm/layers/activation_observer.hpp"
 
 namespace qslm::layers {
 
@@ -134,7 +134,7 @@ struct SpikeGptOptions {
     /// input rows (batch x in) of each projection just before its product, with ids
     /// observer_first_id + 0..6 in the order att.key, att.value, att.receptance, att.output,
     /// ffn.key, ffn.receptance, ffn.value (the model's matrix order, see SpikeGptModel).
-    quant::ActivationSink observer{};
+    ActivationSink observer{};
     std::size_t observer_first_id = 0;
 };
 

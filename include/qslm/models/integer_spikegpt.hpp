@@ -9,9 +9,9 @@
 //
 // Params is an IntegerSpikeGptParams<Emb, Head, Blocks>:
 //   * generated firmware headers: Blocks = std::tuple<SpikeGptBlockParams<StaticMatrix<...>...>...>,
-//     so every matrix's width is a compile-time constant (models/integer/header_model.hpp emits it);
+//     so every matrix's width is a compile-time constant (io/integer/header_model.hpp emits it);
 //   * a loaded .qslm model: Blocks = std::span<const SpikeGptBlockParams<RuntimeMatrix...>>
-//     (models/integer/prepare_spikegpt.hpp builds it; one switch per matrix per step).
+//     (io/integer/prepare_spikegpt.hpp builds it; one switch per matrix per step).
 //
 // Memory: all mutable data lives in one caller arena of integer_spikegpt_arena_bytes(L, C, H, V)
 // bytes (a constexpr function, so firmware declares `alignas(8) static std::byte arena[N]`);
@@ -287,7 +287,7 @@ private:
 
 namespace integer {
 /// The run-time-width form: every matrix's width and encoding known only at run time (a loaded
-/// .qslm model; models/integer/prepare_spikegpt.hpp builds its parameters on the host).
+/// .qslm model; io/integer/prepare_spikegpt.hpp builds its parameters on the host).
 using RuntimeMatrix = layers::integer::RuntimeMatrix;
 using RuntimeBlock = layers::integer::SpikeGptBlockParams<RuntimeMatrix, RuntimeMatrix, RuntimeMatrix, RuntimeMatrix,
                                                           RuntimeMatrix, RuntimeMatrix, RuntimeMatrix>;

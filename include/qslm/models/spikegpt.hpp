@@ -64,7 +64,7 @@ struct SpikeGptOptions {
     /// 1 + 7 i + 0..6 (att.key, att.value, att.receptance, att.output, ffn.key,
     /// ffn.receptance, ffn.value; see layers::SpikeGptOptions), the head (ln_out's output)
     /// is 1 + 7 n_layer. The embedding (id 0) is a row lookup, not a product: never reported.
-    quant::ActivationSink observer{};
+    layers::ActivationSink observer{};
 };
 
 class SpikeGpt {

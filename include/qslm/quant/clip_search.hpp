@@ -18,7 +18,7 @@
 #include <span>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/tensor/quant_grid.hpp"
 
 namespace qslm::quant {

@@ -37,7 +37,7 @@
 #include <string>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/quant/clip_search.hpp"
 #include "qslm/quant/input_statistics.hpp"
 #include "qslm/quant/layer_error.hpp"

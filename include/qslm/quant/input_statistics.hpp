@@ -23,10 +23,16 @@
 #include <utility>
 #include <vector>
 
-#include "qslm/core/error.hpp"
-#include "qslm/quant/activation_observer.hpp"
+#include "qslm/host/error.hpp"
+#include "qslm/layers/activation_observer.hpp"
 
 namespace qslm::quant {
+
+// The calibration hook is a device-side concept (layers/activation_observer.hpp: the layers
+// take it without knowing the host half); quant implements it, under the names it always had.
+using layers::ActivationObserver;
+using layers::ActivationSink;
+using layers::NullObserver;
 
 struct InputStatisticsOptions {
     std::size_t reservoir_rows = 0;  ///< input rows kept as a uniform sample (0: none)

@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/quant/adaptive_rounding.hpp"
 #include "qslm/quant/clip_search.hpp"
 #include "qslm/quant/gptq.hpp"

@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/search/candidate.hpp"
 #include "qslm/search/memory.hpp"
 #include "qslm/search/sensitivity.hpp"

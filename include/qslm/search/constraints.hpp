@@ -23,7 +23,7 @@
 #include <optional>
 #include <string>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/performance.hpp"
 #include "qslm/search/hierarchy.hpp"
 

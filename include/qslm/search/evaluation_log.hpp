@@ -34,7 +34,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/performance.hpp"
 #include "qslm/io/crc32c.hpp"
 #include "qslm/search/setting.hpp"

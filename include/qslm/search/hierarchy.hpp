@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/tensor/packed_tensor_view.hpp"
 
 namespace qslm::search {

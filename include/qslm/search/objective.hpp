@@ -13,7 +13,7 @@
 #include <concepts>
 #include <string>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 
 namespace qslm::objective {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "qslm/io/atomic_file.hpp"
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/search/search_result.hpp"
 
 namespace qslm::search {

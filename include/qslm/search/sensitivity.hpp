@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/evaluation.hpp"
 #include "qslm/eval/token_metrics.hpp"
 #include "qslm/search/model.hpp"

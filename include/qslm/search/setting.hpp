@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 
 namespace qslm::search {
 

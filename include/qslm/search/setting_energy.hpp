@@ -24,7 +24,7 @@
 #include <string>
 #include <utility>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/core/op_counts.hpp"
 #include "qslm/hw/energy_estimate.hpp"
 #include "qslm/hw/energy_model.hpp"

@@ -19,11 +19,11 @@
 #include <string_view>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/data_free.hpp"
 #include "qslm/eval/text_data.hpp"
-#include "qslm/models/sdt_model.hpp"
-#include "qslm/models/spikegpt_model.hpp"
+#include "qslm/io/sdt_model.hpp"
+#include "qslm/io/spikegpt_model.hpp"
 #include "qslm/search/adapters/spikegpt.hpp"
 #include "qslm/search/adapters/spikegpt_calibration.hpp"
 #include "qslm/tensor/any_packed_tensor.hpp"

@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/parallel.hpp"
 #include "qslm/search/model.hpp"
 #include "qslm/tensor/any_packed_tensor.hpp"

@@ -1,6 +1,6 @@
 #pragma once
 // The fixed-point formats of the integer-only inference path (qslm::layers::integer), in one
-// place so that the host preparation (models/integer/prepare_spikegpt.hpp), the step loop and
+// place so that the host preparation (io/integer/prepare_spikegpt.hpp), the step loop and
 // docs/embedded.md cannot disagree. "Qm.n" = m integer bits (counting the sign) and n
 // fractional bits, i.e. qslm::Fixed<m, n>; the value is raw / 2^n.
 //

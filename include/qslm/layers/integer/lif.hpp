@@ -9,7 +9,7 @@
 // This is exactly neuron::SpikingJellyLIF<Fixed<16, 16>> (tests/integer checks every step bit for
 // bit), written over plain constants so that a firmware image holds it as constexpr data:
 // SpikingJellyLIF::make() validates its real-valued parameters in double, which the integer-only
-// build must not link. The host converts the parameters (models/integer/prepare_spikegpt.hpp).
+// build must not link. The host converts the parameters (io/integer/prepare_spikegpt.hpp).
 
 #include <cstdint>
 

@@ -8,7 +8,7 @@
 // codes decoded by the view's encoding, the group sum is exact in int64 (|level - zp| <= 2^8,
 // |x| < 2^31, at most 2^14 inputs: below 2^53), and M_g ~= scale_g * 2^(F_out - F_in) (times any
 // constant the caller folds in, e.g. log2 e) is a FixedMultiplier computed once on the host
-// (models/integer/prepare_spikegpt.hpp) with `multiplier_bits` (24) mantissa bits and stored in
+// (io/integer/prepare_spikegpt.hpp) with `multiplier_bits` (24) mantissa bits and stored in
 // 4 bytes (PackedMultiplier). requantize() keeps the product below 2^62.
 //
 // Matrices come in two kinds with one interface, visit(f) -> f(PackedTensorView<B, E>):
@@ -44,7 +44,7 @@ namespace qslm::layers::integer {
 
 /// A requantization multiplier in 4 bytes of flash instead of FixedMultiplier's 8: the
 /// `multiplier_bits` (24) mantissa in the high 24 bits, the shift as int8 in the low 8. The
-/// host builds it (pack(), models/integer/prepare_spikegpt.hpp); matvec unpacks one per scale
+/// host builds it (pack(), io/integer/prepare_spikegpt.hpp); matvec unpacks one per scale
 /// group, never per weight. One per scale group of every matrix, so for per-group layouts it is
 /// the main overhead after the levels (half a bit per weight at group 64).
 struct PackedMultiplier {
@@ -108,8 +108,8 @@ constexpr void matvec_requantize(const PackedTensorView<Bits, Encoding>& w, std:
 
 /// PackedTensorView::check() for the integer path: the same rules on shape, layout, payload and
 /// zero points, except that the real-valued scales may be absent. The integer path never reads
-/// them (the host folds them into the multipliers, models/integer/prepare_spikegpt.hpp), so a
-/// generated firmware header leaves them out of flash (models/integer/header_model.hpp).
+/// them (the host folds them into the multipliers, io/integer/prepare_spikegpt.hpp), so a
+/// generated firmware header leaves them out of flash (io/integer/header_model.hpp).
 template <int Bits, class Encoding>
 [[nodiscard]] constexpr Status check_levels(const PackedTensorView<Bits, Encoding>& v) noexcept {
     if (!v.scales().empty() || !v.scale_exponents().empty()) return v.check();

@@ -31,10 +31,10 @@
 #include <utility>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/classification_evaluator.hpp"
 #include "qslm/eval/sst2.hpp"
-#include "qslm/models/sdt_model.hpp"
+#include "qslm/io/sdt_model.hpp"
 #include "qslm/search/hierarchy.hpp"
 #include "qslm/search/model.hpp"
 

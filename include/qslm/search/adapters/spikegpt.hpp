@@ -24,12 +24,12 @@
 #include <utility>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/evaluation.hpp"
 #include "qslm/eval/lm_evaluator.hpp"
 #include "qslm/eval/performance.hpp"
 #include "qslm/eval/token_metrics.hpp"
-#include "qslm/models/spikegpt_model.hpp"
+#include "qslm/io/spikegpt_model.hpp"
 #include "qslm/search/hierarchy.hpp"
 #include "qslm/search/model.hpp"
 #include "qslm/search/setting_energy.hpp"

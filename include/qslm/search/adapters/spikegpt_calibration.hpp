@@ -32,10 +32,10 @@
 #include <thread>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/parallel.hpp"
-#include "qslm/models/spikegpt_model.hpp"
-#include "qslm/quant/activation_observer.hpp"
+#include "qslm/io/spikegpt_model.hpp"
+#include "qslm/layers/activation_observer.hpp"
 #include "qslm/quant/input_statistics.hpp"
 #include "qslm/quant/layer_rounding.hpp"
 #include "qslm/search/adapters/spikegpt.hpp"

@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/eval/evaluation.hpp"
 #include "qslm/eval/parallel.hpp"
 #include "qslm/search/candidate.hpp"

@@ -7,14 +7,15 @@
 // once per linear layer per batch (spikes as 0/1 floats). The inference path passes
 // NullObserver, which compiles to nothing; calibration passes a qslm::quant::CalibrationSet.
 //
-// This header is dependency-free on purpose (no Eigen, no exceptions, no heap) so that the
-// embedded models can include it; everything that accumulates statistics is host-side.
+// The hook is defined here, on the device side (no Eigen, no exceptions, no heap), so that the
+// layers and models can take it without knowing the host half; quant/input_statistics.hpp
+// implements it (CalibrationSet) and re-exports these names as qslm::quant::*.
 
 #include <concepts>
 #include <cstddef>
 #include <span>
 
-namespace qslm::quant {
+namespace qslm::layers {
 
 template <class O>
 concept ActivationObserver = requires(O& o, std::size_t layer_id, std::span<const float> inputs) {
@@ -48,4 +49,4 @@ struct ActivationSink {
 
 static_assert(ActivationObserver<ActivationSink>);
 
-}  // namespace qslm::quant
+}  // namespace qslm::layers

@@ -31,7 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/core/fixed_multiplier.hpp"
 #include "qslm/io/qslm_model.hpp"
 #include "qslm/models/integer/footprint.hpp"

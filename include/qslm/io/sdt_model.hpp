@@ -32,15 +32,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/io/model_kind.hpp"
 #include "qslm/io/qslm_model.hpp"
 #include "qslm/io/qslm_reader.hpp"
 #include "qslm/io/safetensors_writer.hpp"
 #include "qslm/io/sdt_checkpoint.hpp"
-#include "qslm/models/sdt_tokenizer.hpp"
+#include "qslm/io/sdt_tokenizer.hpp"
 #include "qslm/models/spike_driven_encoder.hpp"
-#include "qslm/models/spikegpt_model.hpp"  // MatrixInfo, no_block
+#include "qslm/io/spikegpt_model.hpp"  // MatrixInfo, no_block
 #include "qslm/tensor/any_packed_tensor.hpp"
 
 namespace qslm::models {

@@ -24,8 +24,8 @@
 
 #include "qslm/io/atomic_file.hpp"
 
-#include "qslm/core/error.hpp"
-#include "qslm/models/spikegpt_model.hpp"
+#include "qslm/host/error.hpp"
+#include "qslm/io/spikegpt_model.hpp"
 
 namespace qslm::models {
 

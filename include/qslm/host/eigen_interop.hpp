@@ -6,7 +6,7 @@
 #include <Eigen/Core>
 #include <span>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 #include "qslm/tensor/packed_tensor.hpp"
 
 namespace qslm {

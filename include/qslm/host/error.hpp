@@ -14,7 +14,7 @@
 #include "qslm/core/status.hpp"
 
 #if !QSLM_HAS_EXCEPTIONS
-#  error "qslm/core/error.hpp is part of the host half and needs exceptions; the runtime half reports qslm::Status instead"
+#  error "qslm/host/error.hpp is part of the host half and needs exceptions; the runtime half reports qslm::Status instead"
 #endif
 
 namespace qslm {

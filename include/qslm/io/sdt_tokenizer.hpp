@@ -21,7 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "qslm/core/error.hpp"
+#include "qslm/host/error.hpp"
 
 namespace qslm::models {
 

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "qslm/io/header_export.hpp"
-#include "qslm/models/integer/prepare_spikegpt.hpp"
+#include "qslm/io/integer/prepare_spikegpt.hpp"
 
 namespace qslm::models::integer {
 
