@@ -7,8 +7,10 @@
 #   2. every area of the embedded runtime (core, tensor, spike, kernels with the NEON kernels,
 #      neuron, layers, integer, models) cross-compiled for aarch64 and run under qemu-aarch64;
 #      the host-only areas (io, eval, quant, search, hw, cli) are left to the native builds;
-#   3. the Cortex-M7/M4 firmware built with arm-none-eabi-g++, run under qemu-system-arm, and
-#      compared bit for bit with the host's integer path;
+#   3. the device-half check (tools/check_device_half.py: no device-side header includes a host
+#      header or throws, each compiles alone for Cortex-M7), then the Cortex-M7/M4 firmware built
+#      with arm-none-eabi-g++, run under qemu-system-arm, and compared bit for bit with the host's
+#      integer path;
 #   4. last, everything (tests, examples, benchmarks) in a debug build under AddressSanitizer +
 #      UndefinedBehaviorSanitizer with warnings as errors, and the whole test suite; this
 #      replaces the release build there, whose suite is the same code at -O3; the few tests
@@ -52,6 +54,10 @@ if [ $full = 1 ]; then
   # for bit against the scalar ones there); they run natively below. Everything else runs on the
   # emulated aarch64 CPU.
   ctest --test-dir build-aarch64 --output-on-failure -j "$jobs" -E "test_package_consumer|live_golden" -LE data
+
+  stage "device half: no host include, no throw, every device header compiled alone for Cortex-M7"
+  python3 tools/check_device_half.py --self-test --compile arm-none-eabi-g++
+  python3 tools/check_device_half.py --compile arm-none-eabi-g++ --jobs "$jobs"
 
   if [ -x examples/firmware/run_qemu_test.sh ]; then
     stage "Cortex-M7 and M4 firmware under qemu-system-arm"

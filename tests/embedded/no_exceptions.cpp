@@ -1,8 +1,6 @@
 // Compiled with -fno-exceptions -fno-rtti: the embedded half must build (and run) like firmware.
 // Uses caller-owned static memory only on the inference side.
-#include <qslm/runtime.hpp>
-#include <qslm/layers/activation_observer.hpp>  // the calibration hook models call (embedded-safe)
-#include <qslm/models/integer_spikegpt.hpp>  // integer-only SpikeGPT (layers/integer/*)
+#include <qslm/runtime.hpp>  // the whole device half, the integer SpikeGPT and the calibration hook included
 
 #include <array>
 #include <cstdio>
