@@ -1,10 +1,12 @@
 #pragma once
 // qslm layers: linear (dense and spiking), embedding, LayerNorm / BatchNorm, residual adds,
-// spike-driven attention (SDSA, SSA, STAtten) and the SpikeGPT block. Embedded-safe (no heap,
-// no exceptions); the host-only helper layers/dequantize.hpp is not included here.
+// spike-driven attention (SDSA, SSA, STAtten), the SpikeGPT block, the calibration hook the
+// layers report to, and dequantize_into. Device half (no heap on the inference path, no
+// exceptions).
 #include "qslm/neuron.hpp"
 #include "qslm/layers/activation_observer.hpp"
 #include "qslm/layers/batch_norm.hpp"
+#include "qslm/layers/dequantize.hpp"
 #include "qslm/layers/embedding.hpp"
 #include "qslm/layers/layer_norm.hpp"
 #include "qslm/layers/linear.hpp"

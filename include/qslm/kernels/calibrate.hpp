@@ -1,6 +1,7 @@
 #pragma once
-// Measures the dispatcher's crossover points on the machine it runs on (host side: allocates and
-// times with std::chrono; not part of the embedded runtime).
+// Measures the dispatcher's crossover points on the machine it runs on (meant for hosts: it
+// allocates and times with std::chrono; it compiles for any target, but kernels.hpp and
+// runtime.hpp leave it out).
 //
 // Why: where the temporal-parallel kernel starts to beat T one-step calls depends on how fast the
 // caches beyond L2 serve a column of weights, and that differs between CPUs by a factor of four in

@@ -1,7 +1,8 @@
 #pragma once
-// Host-side: packed weights of a run-time width dequantized once into a caller buffer, so the
-// float layers (DenseLinear, SpikeGptBlock) run quantized models at float speed. This is what
-// the quantizer search does per candidate: dequantize, then evaluate in float.
+// Packed weights of a run-time width dequantized once into a caller buffer, so the float layers
+// (DenseLinear, SpikeGptBlock) run quantized models at float speed. This is what the quantizer
+// search does per candidate on the host (dequantize, then evaluate in float); the function
+// itself is device-safe (no heap, no exceptions).
 
 #include <cstddef>
 #include <span>
