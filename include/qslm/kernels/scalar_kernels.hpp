@@ -1,8 +1,8 @@
 #pragma once
 // Scalar references of the five spike kernels. Each walks the same prepared layout as its SIMD
 // version and produces the same integers (tests check every SIMD arch against these). They are
-// also what a target without SIMD (Cortex-M, a build without xsimd) runs: no heap (a 2 KiB
-// stack block per call at most), no floating point.
+// also what a target without SIMD (Cortex-M, a build without xsimd) runs: no heap (a 4 KiB
+// stack block per call at most), no floating point except event_scaled's float epilogue.
 //
 // Common contract: `out` receives, for every output row r,
 //     sum over the active inputs c (within the given range) of level(r, c)

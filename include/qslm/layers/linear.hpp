@@ -197,7 +197,10 @@ public:
     /// y = W s + bias for one time step of packed spikes (spike_words_per_step(cols) words, bit c
     /// of word c/64 = input c), accumulated by the spike kernels: the same result as forward().
     ///
-    /// The float output is applied group by group over all rows (y[r] = bias, then y[r] +=
+    /// float outputs with per-channel float32 scales (or per-group ones with the group-major copy)
+    /// run SpikeMatvec::accumulate_scaled when the dispatcher picks the event-driven kernel: the
+    /// scales applied inside the kernel, the same float operations per row as the walk.
+    /// Otherwise the float output is applied group by group over all rows (y[r] = bias, then y[r] +=
     /// scale * centred sum for g = 0, 1, ...): per row the same float operations in the same
     /// order as the scalar walk, hence bit-identical, but as contiguous passes the compiler
     /// vectorises. Fixed-point outputs keep the per-row form (64-bit multiplier arithmetic).
