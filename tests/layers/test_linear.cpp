@@ -234,6 +234,112 @@ TEST_CASE("SpikeMatvec::accumulate_by_group gives accumulate()'s sums group by g
           Status::bad_shape);
 }
 
+// The scaled event-driven kernel (scales applied inside the kernel, float output) on every ISA the
+// CPU runs, forced, against SpikingLinear's scalar walk: bit for bit, for group sizes that do and
+// do not divide the columns, row counts that are not a multiple of any SIMD width (or of a panel
+// block), 16- and 32-bit accumulators, zero points, with and without bias, and several batches of
+// groups per call (many small groups).
+TEMPLATE_TEST_CASE_SIG("SpikeMatvec::accumulate_scaled gives the scalar walk's float outputs bit for bit on every ISA", "", ((int B), B), (1), (2),
+                       (4), (8)) {
+    const std::size_t rows = GENERATE(11u, 70u, 300u);
+    const std::size_t cols = GENERATE(45u, 200u, 1000u);
+    const ScaleLayout layout = GENERATE(ScaleLayout::per_channel(), ScaleLayout::per_group(64), ScaleLayout::per_group(32),
+                                        ScaleLayout::per_group(48), ScaleLayout::per_group(8));
+    const bool zero_point = B > 1 && GENERATE(false, true);
+    const bool with_bias = GENERATE(true, false);
+    const double density = GENERATE(0.0, 0.1, 0.6);
+    auto w = PackedTensor<B>::quantize(random_floats(rows * cols, static_cast<unsigned>(50 + B + rows + cols)), rows, cols,
+                                       QuantSpec{.layout = layout, .zero_point = zero_point});
+    REQUIRE(w);
+    const auto bias = with_bias ? random_floats(rows, 51) : std::vector<float>{};
+    const auto spikes = random_spikes(cols, 52, density);
+    std::vector<std::uint64_t> words(spike_words_per_step(cols), 0);
+    REQUIRE(spike::pack_spike_bytes(spikes, words) == Status::ok);
+    auto lin = SpikingLinear<B>::make(w->view(), bias);
+    REQUIRE(lin);
+    std::vector<float> y_walk(rows);
+    REQUIRE(lin->template forward<float>(spikes, y_walk) == Status::ok);
+
+    auto mv = kernels::SpikeMatvec::prepare(w->view(), {.bitplane = false});
+    REQUIRE(mv);
+    REQUIRE(mv->scaled_supported());
+    // Group-major scales: the view's own for one group per row, else the layer's regrouped copy.
+    std::vector<float> gs(w->view().scales().begin(), w->view().scales().end());
+    std::vector<std::int16_t> gz(w->view().zero_points().begin(), w->view().zero_points().end());
+    if (lin->group_major_size() != 0) {
+        gs.assign(lin->group_major_size(), 0.0f);
+        gz.assign(zero_point ? gs.size() : 0, 0);
+        REQUIRE(SpikingLinear<B>::prepare_group_major(w->view(), gs, gz) == Status::ok);
+    }
+    REQUIRE(gs.size() == mv->output_size());
+    for (const kernels::Isa isa : kernels::all_isas) {
+        if (!kernels::isa_usable(isa)) continue;
+        INFO("isa " << kernels::to_string(isa) << " bits " << B << " shape " << rows << "x" << cols << " groups " << mv->groups()
+                    << " density " << density << " zero point " << zero_point << " bias " << with_bias);
+        std::vector<float> y(rows + 1, -1.0f);
+        auto r = mv->accumulate_scaled(std::span<const std::uint64_t>(words), gs, gz, bias, std::span(y).first(rows), {kernels::Kernel::event, isa});
+        REQUIRE(r);
+        CHECK(r->isa == isa);
+        CHECK(r->spikes == static_cast<std::size_t>(std::count(spikes.begin(), spikes.end(), std::uint8_t{1})));
+        CHECK(std::vector<float>(y.begin(), y.begin() + static_cast<std::ptrdiff_t>(rows)) == y_walk);
+        CHECK(y[rows] == -1.0f);  // nothing written past the last row
+    }
+    // The layer takes the same path when the dispatcher picks the event-driven kernel.
+    REQUIRE(lin->use_kernels(*mv, lin->group_major_size() != 0 ? std::span<const float>(gs) : std::span<const float>{},
+                             lin->group_major_size() != 0 && zero_point ? std::span<const std::int16_t>(gz) : std::span<const std::int16_t>{}) ==
+            Status::ok);
+    std::vector<std::int32_t> scratch(lin->kernel_scratch_size());
+    std::vector<float> y_layer(rows);
+    REQUIRE(lin->template forward_words<float>(words, y_layer, scratch) == Status::ok);
+    CHECK(y_layer == y_walk);
+}
+
+TEST_CASE("SpikeMatvec::accumulate_scaled refuses wrong sizes, other kernels and groups wider than its event buffer") {
+    const std::size_t rows = 20, cols = 130;
+    auto w = PackedTensor<4>::quantize(random_floats(rows * cols, 61), rows, cols, QuantSpec{.layout = ScaleLayout::per_group(64)});
+    REQUIRE(w);
+    auto mv = kernels::SpikeMatvec::prepare(w->view());
+    REQUIRE(mv);
+    std::vector<std::uint64_t> words(spike_words_per_step(cols), 0);
+    words[0] = 0b1011;
+    std::vector<float> gs(mv->output_size(), 0.5f), y(rows), bias(rows, 1.0f);
+    const std::span<const std::uint64_t> in(words);
+    CHECK(mv->accumulate_scaled(in, gs, {}, bias, y));
+    CHECK(mv->accumulate_scaled(in, std::span<const float>(gs).first(gs.size() - 1), {}, bias, y).status() == Status::bad_shape);
+    std::vector<std::int16_t> short_zp(rows);
+    CHECK(mv->accumulate_scaled(in, gs, short_zp, bias, y).status() == Status::bad_shape);
+    CHECK(mv->accumulate_scaled(in, gs, {}, std::span<const float>(bias).first(rows - 1), y).status() == Status::bad_shape);
+    CHECK(mv->accumulate_scaled(in, gs, {}, bias, std::span(y).first(rows - 1)).status() == Status::buffer_too_small);
+    CHECK(mv->accumulate_scaled(in.first(1), gs, {}, bias, y).status() == Status::bad_shape);
+    CHECK(mv->accumulate_scaled(in, gs, {}, bias, y, {kernels::Kernel::dense}).status() == Status::invalid_argument);
+    words[2] |= std::uint64_t{1} << 63;  // past input 129
+    CHECK(mv->accumulate_scaled(in, gs, {}, bias, y).status() == Status::corrupt_data);
+    CHECK(kernels::SpikeMatvec{}.accumulate_scaled(in, gs, {}, bias, y).status() == Status::invalid_argument);
+
+    // One group wider than the kernel's event buffer: not supported, and the layer keeps its
+    // group-by-group path (same outputs as the walk).
+    const std::size_t wide = kernels::SpikeMatvec::scaled_max_group + 64;
+    auto ww = PackedTensor<4>::quantize(random_floats(3 * wide, 62), 3, wide, QuantSpec{.layout = ScaleLayout::per_channel()});
+    REQUIRE(ww);
+    auto mw = kernels::SpikeMatvec::prepare(ww->view());
+    REQUIRE(mw);
+    CHECK_FALSE(mw->scaled_supported());
+    std::vector<std::uint64_t> wwords(spike_words_per_step(wide), 0);
+    wwords[1] = 0xF0F0;
+    std::vector<float> wy(3);
+    CHECK(mw->accumulate_scaled(std::span<const std::uint64_t>(wwords), ww->view().scales(), {}, {}, wy).status() == Status::invalid_argument);
+    auto lin = SpikingLinear<4>::make(ww->view());
+    REQUIRE(lin);
+    REQUIRE(lin->use_kernels(*mw) == Status::ok);
+    std::vector<std::int32_t> scratch(lin->kernel_scratch_size());
+    std::vector<std::uint8_t> bytes(wide, 0);
+    for (std::size_t c = 0; c < wide; ++c) bytes[c] = (wwords[c / 64] >> (c % 64)) & 1u;
+    std::vector<float> y_walk(3), y_words(3);
+    REQUIRE(lin->forward<float>(bytes, y_walk) == Status::ok);
+    REQUIRE(lin->forward_words<float>(wwords, y_words, scratch) == Status::ok);
+    CHECK(y_words == y_walk);
+}
+
 TEST_CASE("pack_spike_bytes packs any non-zero byte as a spike and clears the bits past the last neuron") {
     for (const std::size_t n : {1u, 7u, 8u, 9u, 63u, 64u, 65u, 200u, 2048u}) {
         std::mt19937 rng(static_cast<unsigned>(n));

@@ -1,8 +1,8 @@
 #pragma once
 // Scalar references of the five spike kernels. Each walks the same prepared layout as its SIMD
 // version and produces the same integers (tests check every SIMD arch against these). They are
-// also what a target without SIMD (Cortex-M, a build without xsimd) runs: no heap (a 2 KiB
-// stack block per call at most), no floating point.
+// also what a target without SIMD (Cortex-M, a build without xsimd) runs: no heap (a 4 KiB
+// stack block per call at most), no floating point except event_scaled's float epilogue.
 //
 // Common contract: `out` receives, for every output row r,
 //     sum over the active inputs c (within the given range) of level(r, c)
@@ -80,6 +80,38 @@ inline void event(const PanelWeightsView& w, const std::uint32_t* active, std::s
         for (std::size_t i = 0; i < w.block_rows(); ++i) acc[i] = 0;
         for (std::size_t i = 0; i < n; ++i) detail::add_chunk(w, w.chunk(b, active[i]), ~0u, acc);
         detail::finish_block(w, b, acc, n, out);
+    }
+}
+
+/// Event-driven with the scales applied (the float epilogue of a scaled layer): `ngroups` scale
+/// groups, group i's active inputs at active[bounds[i], bounds[i + 1]); for every row r,
+///     y[r] = init[r] (0 without init); then for i = 0, 1, ...:
+///     y[r] = y[r] + scales[i * stride + r] * float(sum_i(r) - zero_points[i * stride + r] * n_i)
+/// with sum_i(r) group i's level sum, n_i its spike count, one float multiply and one float add
+/// per group (never fused), in group order: the float operations of SpikingLinear's scalar walk.
+/// `zero_points` may be null (zero); `init` may equal `y`.
+inline void event_scaled(const PanelWeightsView& w, const std::uint32_t* active, const std::uint32_t* bounds, std::size_t ngroups,
+                         const float* scales, const std::int16_t* zero_points, std::size_t stride, const float* init, float* y) noexcept {
+    std::uint32_t acc[detail::max_block_rows];
+    float yb[detail::max_block_rows];
+    for (std::size_t b = 0; b < w.blocks(); ++b) {
+        const std::size_t r0 = b * w.block_rows();
+        const std::size_t valid = (r0 + w.block_rows() < w.rows) ? w.block_rows() : w.rows - r0;
+        for (std::size_t i = 0; i < valid; ++i) yb[i] = init != nullptr ? init[r0 + i] : 0.0f;
+        for (std::size_t g = 0; g < ngroups; ++g) {
+            for (std::size_t i = 0; i < w.block_rows(); ++i) acc[i] = 0;
+            const std::uint32_t n = bounds[g + 1] - bounds[g];
+            for (std::uint32_t i = bounds[g]; i < bounds[g + 1]; ++i) detail::add_chunk(w, w.chunk(b, active[i]), ~0u, acc);
+            const std::uint32_t bias = static_cast<std::uint32_t>(w.map.offset) * n;
+            for (std::size_t i = 0; i < valid; ++i) {
+                const std::size_t r = r0 + i;
+                auto centred = static_cast<std::int32_t>(static_cast<std::uint32_t>(w.map.scale) * acc[i] + bias);
+                if (zero_points != nullptr) centred -= static_cast<std::int32_t>(zero_points[g * stride + r]) * static_cast<std::int32_t>(n);
+                const float prod = scales[g * stride + r] * static_cast<float>(centred);
+                yb[i] = yb[i] + prod;
+            }
+        }
+        for (std::size_t i = 0; i < valid; ++i) y[r0 + i] = yb[i];
     }
 }
 

@@ -344,6 +344,44 @@ public:
         return info;
     }
 
+    /// Whether accumulate_scaled() can run on this layer: every scale group spans at most
+    /// scaled_max_group inputs (its event list fits the kernel's stack buffer).
+    static constexpr std::size_t scaled_max_group = detail::event_chunk_words * 64;
+    [[nodiscard]] bool scaled_supported() const noexcept { return group_size() <= scaled_max_group; }
+
+    /// One step with the scales applied inside the event-driven kernel, float output:
+    ///     y[r] = bias[r] (0 if bias is empty); then for every group g, ascending:
+    ///     y[r] = y[r] + scales[g * rows + r] * float(sum_g(r) - zero_points[g * rows + r] * n_g)
+    /// (one float multiply and one float add per (group, row), never fused; sum_g(r) is what
+    /// accumulate() writes to out[g * rows + r], n_g the spikes in group g). This is the scalar
+    /// walk of a scaled layer, bit for bit, without the groups x rows integer sums going through
+    /// memory: at 2048 x 2048 with 32 or 64 groups per row, writing and re-reading them (and a
+    /// separate scale pass) cost more than the accumulation itself. `scales` (and `zero_points`,
+    /// empty for none) are group-major, output_size() entries. Runs the event-driven kernel
+    /// (RunOptions::kernel: automatic or event) and needs scaled_supported().
+    Result<RunInfo> accumulate_scaled(std::span<const std::uint64_t> spikes, std::span<const float> scales,
+                                      std::span<const std::int16_t> zero_points, std::span<const float> bias, std::span<float> y,
+                                      RunOptions opt = {}) const noexcept {
+        if (panel_view_.data == nullptr) return Failure{Status::invalid_argument, "SpikeMatvec used before prepare()"};
+        if (spikes.size() != spike_words_per_step(cols())) return Failure{Status::bad_shape, "spike vector length differs from ceil(cols / 64) words"};
+        if (scales.size() != output_size() || (!zero_points.empty() && zero_points.size() != output_size()))
+            return Failure{Status::bad_shape, "scales (and zero points) need one entry per (group, row)"};
+        if (!bias.empty() && bias.size() != rows()) return Failure{Status::bad_shape, "bias length differs from the output size"};
+        if (y.size() < rows()) return Failure{Status::buffer_too_small, "the output needs one float per row"};
+        if (spikes[spikes.size() - 1] & ~spike_tail_mask(cols())) return Failure{Status::corrupt_data, "spike bits past the last input are set"};
+        if (opt.kernel != Kernel::automatic && opt.kernel != Kernel::event)
+            return Failure{Status::invalid_argument, "the scaled accumulate runs the event-driven kernel only"};
+        if (!scaled_supported()) return Failure{Status::invalid_argument, "a scale group spans more inputs than the scaled kernel's event buffer"};
+        if (opt.isa != Isa::automatic && !isa_usable(opt.isa)) return Failure{Status::invalid_argument, "this ISA is not compiled in or not supported by the CPU"};
+        RunInfo info{Kernel::event, Isa::scalar, popcount_words(spikes)};
+        detail::run_on(opt.isa, [&](auto arch) {
+            info.isa = detail::isa_tag_to_isa<decltype(arch)>();
+            scaled_on(arch, spikes.data(), scales.data(), zero_points.empty() ? nullptr : zero_points.data(),
+                      bias.empty() ? nullptr : bias.data(), y.data());
+        });
+        return info;
+    }
+
     /// T steps from a spatial train: T one-step calls. out[t * output_size() + i].
     template <class Acc>
     Result<RunInfo> accumulate_steps(SpikeTrainView<SpikeLayout::spatial> spikes, std::span<Acc> out, RunOptions opt = {}) const noexcept {
@@ -477,6 +515,47 @@ private:
         else
 #endif
             scalar::temporal(panel_view_, tw, steps, idx, n, counts, o, stride);
+    }
+
+    template <class A>
+    void event_scaled_on(A, const std::uint32_t* idx, const std::uint32_t* bounds, std::size_t ngroups, const float* s,
+                         const std::int16_t* z, const float* init, float* y) const noexcept {
+#if QSLM_KERNELS_HAVE_SIMD
+        if constexpr (!std::is_same_v<A, detail::scalar_arch>) detail::simd_kernels<A>::event_scaled(panel_view_, idx, bounds, ngroups, s, z, rows(), init, y);
+        else
+#endif
+            scalar::event_scaled(panel_view_, idx, bounds, ngroups, s, z, rows(), init, y);
+    }
+
+    // accumulate_scaled on one arch: the groups in batches of whole groups whose inputs fit one
+    // event buffer (at most max_batch groups), each batch one kernel call that starts from the
+    // bias (first batch) or from y (later ones): per row, the groups' float operations in order.
+    template <class A>
+    void scaled_on(A arch, const std::uint64_t* s, const float* scales, const std::int16_t* zero_points, const float* bias,
+                   float* y) const noexcept {
+        constexpr std::size_t max_batch = 64;
+        constexpr std::size_t cap = scaled_max_group;
+        alignas(64) std::uint32_t idx[cap + 64];  // +64: a range not starting on a word boundary reads one more word
+        std::uint32_t bounds[max_batch + 1];
+        const std::size_t G = group_size(), ngroups = groups(), R = rows();
+        const std::size_t per_batch = std::min(max_batch, cap / G);
+        for (std::size_t g0 = 0; g0 < ngroups; g0 += per_batch) {
+            const std::size_t g1 = std::min(ngroups, g0 + per_batch);
+            const std::size_t c0 = g0 * G, c1 = std::min(cols(), g1 * G);
+            const std::size_t w0 = c0 / 64, w1 = (c1 + 63) / 64;
+            const std::size_t n = detail::active_indices_on(arch, s + w0, w1 - w0, static_cast<std::uint32_t>(w0 * 64), idx);
+            const std::uint32_t* begin = std::lower_bound(idx, idx + n, static_cast<std::uint32_t>(c0));
+            const auto off = static_cast<std::uint32_t>(begin - idx);
+            std::size_t i = off;
+            for (std::size_t g = g0; g < g1; ++g) {
+                bounds[g - g0] = static_cast<std::uint32_t>(i);
+                const auto end = static_cast<std::uint32_t>(std::min(cols(), (g + 1) * G));
+                while (i < n && idx[i] < end) ++i;
+            }
+            bounds[g1 - g0] = static_cast<std::uint32_t>(i);
+            event_scaled_on(arch, idx, bounds, g1 - g0, scales + g0 * R, zero_points ? zero_points + g0 * R : nullptr,
+                            g0 == 0 ? bias : y, y);
+        }
     }
 
     // Group g (inputs [g G, (g + 1) G)) of one step into `o` (rows() outputs); returns the

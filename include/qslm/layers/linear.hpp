@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include "qslm/core/fixed_multiplier.hpp"
 #include "qslm/core/op_counts.hpp"
@@ -196,7 +197,10 @@ public:
     /// y = W s + bias for one time step of packed spikes (spike_words_per_step(cols) words, bit c
     /// of word c/64 = input c), accumulated by the spike kernels: the same result as forward().
     ///
-    /// The float output is applied group by group over all rows (y[r] = bias, then y[r] +=
+    /// float outputs with per-channel float32 scales (or per-group ones with the group-major copy)
+    /// run SpikeMatvec::accumulate_scaled when the dispatcher picks the event-driven kernel: the
+    /// scales applied inside the kernel, the same float operations per row as the walk.
+    /// Otherwise the float output is applied group by group over all rows (y[r] = bias, then y[r] +=
     /// scale * centred sum for g = 0, 1, ...): per row the same float operations in the same
     /// order as the scalar walk, hence bit-identical, but as contiguous passes the compiler
     /// vectorises. Fixed-point outputs keep the per-row form (64-bit multiplier arithmetic).
@@ -209,6 +213,20 @@ public:
         if (y.size() < rows || scratch.size() < kernel_scratch_size()) return Status::buffer_too_small;
         if constexpr (FixedPoint<V>) {
             if (w_.scale_format() == ScaleFormat::float32 && m_.empty()) return Status::invalid_argument;
+        }
+        if constexpr (std::is_same_v<V, float>) {
+            // The scales applied inside the event-driven kernel (SpikeMatvec::accumulate_scaled):
+            // the same float operations per row as below, without the integer sums going
+            // through memory, where the dispatcher picks the event-driven kernel anyway.
+            if (const auto gs = group_major_scales(); !gs.scales.empty() && mv_->scaled_supported()) {
+                const double density = static_cast<double>(popcount_words(spike_words)) / static_cast<double>(cols);
+                if (mv_->choose(density) == kernels::Kernel::event) {
+                    auto info = mv_->accumulate_scaled(spike_words, gs.scales, gs.zero_points, b_, y);
+                    if (!info) return info.status();
+                    count(counts, info->spikes);
+                    return Status::ok;
+                }
+            }
         }
         if constexpr (FloatingNumber<V>) {
             // Group by group: the kernel leaves group g's sums in scratch[0, rows) (L1) and the
@@ -338,6 +356,22 @@ private:
             });
             return V::from_raw(R::shift_right(acc, guard_bits));
         }
+    }
+    // The scales (and zero points) as float32 group-major arrays (scale of (row r, group g) at
+    // g * rows + r), where the layer has them: per-channel float32 scales and single-group
+    // layouts are already in that order, per-group ones with the copy from prepare_group_major.
+    // Empty scales where there is no such array (per-tensor, power-of-two per-channel, per-group
+    // without the copy).
+    struct GroupMajor {
+        std::span<const float> scales;
+        std::span<const std::int16_t> zero_points;
+    };
+    [[nodiscard]] GroupMajor group_major_scales() const noexcept {
+        const Granularity gran = w_.layout().granularity;
+        if (gran == Granularity::per_group && !gm_scales_.empty()) return {gm_scales_, gm_zero_points_};
+        const bool one_group = gran == Granularity::per_channel || (gran == Granularity::per_group && w_.layout().groups_per_row(w_.cols()) == 1);
+        if (one_group && w_.scale_format() == ScaleFormat::float32) return {w_.scales(), w_.zero_points()};
+        return {};
     }
     // Adds group g's share to the float outputs: y[r] += scale * (sum - zero_point * active),
     // the scalar walk's operation (output<V>) for this group, over all rows at once; y starts

@@ -20,6 +20,9 @@ template <class Arch>
 struct simd_kernels {
     static void dense(const PanelWeightsView& w, const std::uint64_t* spikes, std::size_t c0, std::size_t c1, OutRef out) noexcept;
     static void event(const PanelWeightsView& w, const std::uint32_t* active, std::size_t n, OutRef out) noexcept;
+    static void event_scaled(const PanelWeightsView& w, const std::uint32_t* active, const std::uint32_t* bounds, std::size_t ngroups,
+                             const float* scales, const std::int16_t* zero_points, std::size_t stride, const float* init,
+                             float* y) noexcept;
     static void temporal(const PanelWeightsView& w, const std::uint64_t* temporal_words, std::size_t steps,
                          const std::uint32_t* active, std::size_t n, const std::uint32_t* counts, OutRef out,
                          std::size_t step_stride) noexcept;

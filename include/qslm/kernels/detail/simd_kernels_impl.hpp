@@ -176,17 +176,45 @@ QSLM_ALWAYS_INLINE V panel_input(const std::uint8_t* p, const std::uint32_t* act
     }
 }
 
+// Sums fields K0 .. K0 + Group - 1 of the registers at p (one register of each input's chunk)
+// over inputs [0, inputs) into acc (which starts at `start`): byte slots where all fields of a register are
+// summed in one pass (the slots gather every field at once; register groups would redo that work
+// per group), else one shift and AND per field.
+template <class A, class U, int F, int K0, int Group, bool Masked>
+QSLM_ALWAYS_INLINE void sum_register_fields(const std::uint8_t* p, const std::uint32_t* active, const std::uint64_t* spikes,
+                                            std::size_t c0, std::size_t inputs, const xsimd::batch<U, A>& start,
+                                            xsimd::batch<U, A> (&acc)[Group]) noexcept {
+    using G = panel_geometry<A, U, F>;
+    using V = typename G::V;
+    using Slots = byte_slots<A, U, F>;
+    constexpr bool use_slots = F < 8 && G::groups == 1;
+    for (auto& a : acc) a = start;
+    if constexpr (use_slots) {
+        const V smask(Slots::slot_mask);
+        for (std::size_t i0 = 0; i0 < inputs; i0 += Slots::inputs_per_flush) {
+            const std::size_t i1 = i0 + Slots::inputs_per_flush < inputs ? i0 + Slots::inputs_per_flush : inputs;
+            V slot_sum[Slots::slots];
+            for (auto& s : slot_sum) s = V(U(0));
+            for (std::size_t i = i0; i < i1; ++i) {
+                const V x = panel_input<V, U, Masked>(p, active, spikes, c0, i);
+                static_for<Slots::slots>([&](auto s) { slot_sum[decltype(s)::value] += Slots::template slot<decltype(s)::value>(x, smask); });
+            }
+            Slots::spread(slot_sum, acc);
+        }
+    } else {
+        const V fmask(static_cast<U>((1u << F) - 1u));
+        for (std::size_t i = 0; i < inputs; ++i) {
+            const V x = panel_input<V, U, Masked>(p, active, spikes, c0, i);
+            static_for<Group>([&](auto k) { acc[k] += G::template field<K0 + decltype(k)::value>(x, fmask); });
+        }
+    }
+}
+
 template <class A, class U, int F, bool Masked>
 void panel_accumulate(const PanelWeightsView& w, const std::uint32_t* active, std::size_t n, const std::uint64_t* spikes,
                       std::size_t c0, std::size_t c1, std::size_t count, OutRef out) noexcept {
     using G = panel_geometry<A, U, F>;
     using V = typename G::V;
-    using Slots = byte_slots<A, U, F>;
-    // Byte slots when all fields of a register are summed in one pass (the slots gather every
-    // field at once; register groups would redo that work per group).
-    constexpr bool use_slots = F < 8 && G::groups == 1;
-    const V fmask(static_cast<U>((1u << F) - 1u));
-    const V smask(Slots::slot_mask);
     const V bias(static_cast<U>(static_cast<std::uint32_t>(w.map.offset) * static_cast<std::uint32_t>(count)));
     const std::size_t cols = w.cols;
     const std::size_t inputs = Masked ? c1 - c0 : n;
@@ -200,27 +228,188 @@ void panel_accumulate(const PanelWeightsView& w, const std::uint32_t* active, st
                 const std::size_t first = block_row + static_cast<std::size_t>(k0) * G::words_per_chunk + v * G::lanes;
                 if (first >= w.rows) return;  // a padding register: nothing to compute or store
                 V acc[G::group];
-                for (auto& a : acc) a = V(U(0));
-                if constexpr (use_slots) {
-                    for (std::size_t i0 = 0; i0 < inputs; i0 += Slots::inputs_per_flush) {
-                        const std::size_t i1 = i0 + Slots::inputs_per_flush < inputs ? i0 + Slots::inputs_per_flush : inputs;
-                        V slot_sum[Slots::slots];
-                        for (auto& s : slot_sum) s = V(U(0));
-                        for (std::size_t i = i0; i < i1; ++i) {
-                            const V x = panel_input<V, U, Masked>(p, active, spikes, c0, i);
-                            static_for<Slots::slots>([&](auto s) { slot_sum[decltype(s)::value] += Slots::template slot<decltype(s)::value>(x, smask); });
-                        }
-                        Slots::spread(slot_sum, acc);
-                    }
-                } else {
-                    for (std::size_t i = 0; i < inputs; ++i) {
-                        const V x = panel_input<V, U, Masked>(p, active, spikes, c0, i);
-                        static_for<G::group>([&](auto k) { acc[k] += G::template field<k0 + decltype(k)::value>(x, fmask); });
-                    }
-                }
+                sum_register_fields<A, U, F, k0, G::group, Masked>(p, active, spikes, c0, inputs, V(U(0)), acc);
                 for (int k = 0; k < G::group; ++k) {
                     const std::size_t row0 = block_row + static_cast<std::size_t>(k0 + k) * G::words_per_chunk + v * G::lanes;
                     if (row0 < w.rows) store_lanes<A, U>(finish(acc[k], w.map, bias), out, row0, w.rows - row0);
+                }
+            });
+        }
+    }
+}
+
+// The int32 lanes of a finished accumulator register, in row order: int16 lanes sign-extended
+// into two registers (low half, high half), int32 lanes as they are.
+template <class A, class U>
+QSLM_ALWAYS_INLINE void widen_to_i32(const xsimd::batch<U, A>& x, xsimd::batch<std::int32_t, A> (&out)[sizeof(U) == 2 ? 2 : 1]) noexcept {
+    using I = xsimd::batch<std::int32_t, A>;
+    if constexpr (sizeof(U) == 4) {
+        out[0] = xsimd::bitwise_cast<I>(x);
+    } else {
+#if defined(__AVX512BW__)
+        if constexpr (is_avx512<A>) {
+            const __m512i v = x;
+            out[0] = I(_mm512_cvtepi16_epi32(_mm512_castsi512_si256(v)));
+            out[1] = I(_mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(v, 1)));
+            return;
+        }
+#endif
+#if defined(__AVX2__)
+        if constexpr (std::is_same_v<A, xsimd::avx2>) {
+            const __m256i v = x;
+            out[0] = I(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(v)));
+            out[1] = I(_mm256_cvtepi16_epi32(_mm256_extracti128_si256(v, 1)));
+            return;
+        }
+#endif
+#if defined(__SSE4_1__)
+        if constexpr (std::is_same_v<A, xsimd::sse4_2>) {
+            const __m128i v = x;
+            out[0] = I(_mm_cvtepi16_epi32(v));
+            out[1] = I(_mm_cvtepi16_epi32(_mm_srli_si128(v, 8)));
+            return;
+        }
+#endif
+#if defined(__ARM_NEON) && defined(__aarch64__)
+        if constexpr (std::is_same_v<A, xsimd::neon64>) {
+            const int16x8_t v = vreinterpretq_s16_u16(x);
+            out[0] = I(vmovl_s16(vget_low_s16(v)));
+            out[1] = I(vmovl_high_s16(v));
+            return;
+        }
+#endif
+        // Any other arch: through memory (not reached by the archs this file is instantiated for).
+        alignas(64) U lanes[xsimd::batch<U, A>::size];
+        alignas(64) std::int32_t wide[xsimd::batch<U, A>::size];
+        x.store_aligned(lanes);
+        for (std::size_t i = 0; i < xsimd::batch<U, A>::size; ++i) wide[i] = static_cast<std::int16_t>(lanes[i]);
+        out[0] = I::load_aligned(wide);
+        out[1] = I::load_aligned(wide + I::size);
+    }
+}
+
+// Loads `valid` (< size) floats / int16-as-int32 past which the array ends, zero-filled: the
+// last block's registers reach past the last row.
+template <class A>
+QSLM_ALWAYS_INLINE xsimd::batch<float, A> load_floats(const float* p, std::size_t valid) noexcept {
+    using F = xsimd::batch<float, A>;
+    if (valid >= F::size) return F::load_unaligned(p);
+    alignas(64) float tmp[F::size] = {};
+    for (std::size_t i = 0; i < valid; ++i) tmp[i] = p[i];
+    return F::load_aligned(tmp);
+}
+template <class A>
+QSLM_ALWAYS_INLINE xsimd::batch<std::int32_t, A> load_i16_as_i32(const std::int16_t* p, std::size_t valid) noexcept {
+    using I = xsimd::batch<std::int32_t, A>;
+    alignas(64) std::int32_t tmp[I::size] = {};
+    const std::size_t m = valid < I::size ? valid : I::size;
+    for (std::size_t i = 0; i < m; ++i) tmp[i] = p[i];
+    return I::load_aligned(tmp);
+}
+
+// One register group of a block for panel_event_scaled: fields K0 .. K0 + Group - 1 of the
+// registers at p, whose rows start at row0[k] (k < Group; float register h of field k covers rows
+// row0[k] + h * lanes ..). Tail: the block reaches past the last row, so loads and stores are
+// clipped to `rows` (the last block only); otherwise everything is unrolled and the outputs stay
+// in registers.
+template <class A, class U, int F, int K0, int Group, bool Tail, bool UnitScale>
+QSLM_ALWAYS_INLINE void scaled_register_group(const PanelWeightsView& w, const std::uint8_t* p, const std::size_t (&row0)[Group],
+                                              const std::uint32_t* active, const std::uint32_t* bounds, std::size_t ngroups,
+                                              const float* scales, const std::int16_t* zero_points, std::size_t stride,
+                                              const float* init, float* y) noexcept {
+    using V = xsimd::batch<U, A>;
+    using VF = xsimd::batch<float, A>;
+    using VI = xsimd::batch<std::int32_t, A>;
+    constexpr int halves = sizeof(U) == 2 ? 2 : 1;  // int32 / float registers per accumulator register
+    constexpr std::size_t FL = VF::size;
+    const std::size_t rows = w.rows;
+    // rows still valid from row r on (only consulted when Tail)
+    auto valid = [&](std::size_t r) -> std::size_t { return r < rows ? rows - r : 0; };
+    auto load_f = [&](const float* base, std::size_t r) {
+        if constexpr (Tail) return load_floats<A>(base + r, valid(r));
+        else return VF::load_unaligned(base + r);
+    };
+    VF out[Group][halves];
+    static_for<Group>([&](auto k_) {
+        constexpr int k = decltype(k_)::value;
+        static_for<halves>([&](auto h_) {
+            const std::size_t r = row0[k] + decltype(h_)::value * FL;
+            out[k][decltype(h_)::value] = init != nullptr ? load_f(init, r) : VF(0.0f);
+        });
+    });
+    for (std::size_t g = 0; g < ngroups; ++g) {
+        const std::uint32_t n = bounds[g + 1] - bounds[g];
+        // level sum = map.scale * (field sum) + map.offset * n: with a unit map scale the sums
+        // start at the offset term, which saves the finishing add per register.
+        const V bias(static_cast<U>(static_cast<std::uint32_t>(w.map.offset) * n));
+        V acc[Group];
+        sum_register_fields<A, U, F, K0, Group, false>(p, active + bounds[g], nullptr, 0, n, UnitScale ? bias : V(U(0)), acc);
+        const float* s = scales + g * stride;
+        static_for<Group>([&](auto k_) {
+            constexpr int k = decltype(k_)::value;
+            VI sums[halves];
+            if constexpr (UnitScale) widen_to_i32<A, U>(acc[k], sums);
+            else widen_to_i32<A, U>(finish(acc[k], w.map, bias), sums);
+            static_for<halves>([&](auto h_) {
+                constexpr int h = decltype(h_)::value;
+                const std::size_t r = row0[k] + h * FL;
+                VI centred = sums[h];
+                if (zero_points != nullptr)
+                    centred = centred - load_i16_as_i32<A>(zero_points + g * stride + r, Tail ? valid(r) : FL) * VI(static_cast<std::int32_t>(n));
+                out[k][h] = out[k][h] + load_f(s, r) * xsimd::batch_cast<float>(centred);
+            });
+        });
+    }
+    static_for<Group>([&](auto k_) {
+        constexpr int k = decltype(k_)::value;
+        static_for<halves>([&](auto h_) {
+            constexpr int h = decltype(h_)::value;
+            const std::size_t r = row0[k] + h * FL;
+            if (!Tail || valid(r) >= FL) {
+                out[k][h].store_unaligned(y + r);
+            } else {
+                alignas(64) float tmp[FL];
+                out[k][h].store_aligned(tmp);
+                for (std::size_t i = 0; i < valid(r); ++i) y[r + i] = tmp[i];
+            }
+        });
+    });
+}
+
+// The scaled event-driven kernel (contract: scalar::event_scaled). Per register group of a block
+// the float outputs stay in registers across all scale groups: each group's integer sums are
+// finished, widened to int32, converted and scaled in registers, so the per-(group, row) work is
+// a handful of vector operations and no integer sums go to memory. The float operations per row
+// (init, then y + s * float(centred) per group in order, multiply and add unfused: the TUs are
+// built -ffp-contract=off) are the scalar walk's, hence the same bits.
+template <class A, class U, int F>
+void panel_event_scaled(const PanelWeightsView& w, const std::uint32_t* active, const std::uint32_t* bounds, std::size_t ngroups,
+                        const float* scales, const std::int16_t* zero_points, std::size_t stride, const float* init,
+                        float* y) noexcept {
+    using G = panel_geometry<A, U, F>;
+    static_assert((sizeof(U) == 2 ? 2 : 1) * xsimd::batch<float, A>::size == G::lanes, "an accumulator register widens into whole float registers");
+    const std::size_t rows = w.rows, cols = w.cols;
+    for (std::size_t b = 0; b < w.blocks(); ++b) {
+        const std::uint8_t* base = w.data + b * cols * panel_chunk_bytes;
+        const std::size_t block_row = b * w.block_rows();
+        for (std::size_t v = 0; v < G::registers_per_chunk; ++v) {
+            const std::uint8_t* p = base + v * G::register_bytes;
+            static_for<G::groups>([&](auto rg) {
+                constexpr int k0 = decltype(rg)::value * G::group;
+                std::size_t row0[G::group];
+                for (int k = 0; k < G::group; ++k) row0[k] = block_row + static_cast<std::size_t>(k0 + k) * G::words_per_chunk + v * G::lanes;
+                if (row0[0] >= rows) return;  // a padding register
+                auto run = [&](auto tail, auto unit) {
+                    scaled_register_group<A, U, F, k0, G::group, decltype(tail)::value, decltype(unit)::value>(
+                        w, p, row0, active, bounds, ngroups, scales, zero_points, stride, init, y);
+                };
+                const bool tail = row0[G::group - 1] + G::lanes > rows;
+                if (w.map.scale == 1) {
+                    if (tail) run(std::true_type{}, std::true_type{});
+                    else run(std::false_type{}, std::true_type{});
+                } else {
+                    if (tail) run(std::true_type{}, std::false_type{});
+                    else run(std::false_type{}, std::false_type{});
                 }
             });
         }
@@ -647,6 +836,15 @@ template <class Arch>
 void simd_kernels<Arch>::event(const PanelWeightsView& w, const std::uint32_t* active, std::size_t n, OutRef out) noexcept {
     with_panel_types<Arch>(w, [&](auto u, auto f) {
         panel_accumulate<Arch, typename decltype(u)::type, decltype(f)::value, false>(w, active, n, nullptr, 0, 0, n, out);
+    });
+}
+
+template <class Arch>
+void simd_kernels<Arch>::event_scaled(const PanelWeightsView& w, const std::uint32_t* active, const std::uint32_t* bounds,
+                                      std::size_t ngroups, const float* scales, const std::int16_t* zero_points, std::size_t stride,
+                                      const float* init, float* y) noexcept {
+    with_panel_types<Arch>(w, [&](auto u, auto f) {
+        panel_event_scaled<Arch, typename decltype(u)::type, decltype(f)::value>(w, active, bounds, ngroups, scales, zero_points, stride, init, y);
     });
 }
 
